@@ -1,0 +1,385 @@
+"""Typed settings: defaults <- TOML file <- environment <- `*_file` secrets.
+
+`load_settings()` validates everything at once and raises `ConfigError` listing
+every problem with the file and key, so an admin fixes a config in one pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ConfigError
+
+ENV_PREFIX = "WECOM_OIDC_"
+CONFIG_ENV = "WECOM_OIDC_CONFIG"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class Secret:
+    """A secret string whose repr and str never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class WecomSettings:
+    corp_id: str
+    agent_id: int
+    secret: Secret
+    api_base_url: str = "https://qyapi.weixin.qq.com"
+    authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    web_login_url: str = "https://login.work.weixin.qq.com/wwlogin/sso/login"
+    timeout: float = 10.0
+    # OIDC scopes that make the in-app login ask for consent (snsapi_privateinfo),
+    # since only that scope yields a user_ticket with email/mobile (wecom-api.md §2, §5).
+    privateinfo_scopes: tuple[str, ...] = ("email", "phone")
+    # WeCom demands WW_verify_*.txt at the root of the trusted domain (wecom-api.md §9).
+    verify_files: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    client_secret: Secret | None = None
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    name: str = ""
+
+    @property
+    def is_public(self) -> bool:
+        return self.client_secret is None
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    url: str = "sqlite:///data/wecom-oidc.db"
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    dir: str = "keys"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 8
+    # Number of trusted reverse proxies in front; X-Forwarded-* is ignored when 0.
+    proxy_hops: int = 0
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    code_ttl: int = 120
+    access_token_ttl: int = 3600
+    id_token_ttl: int = 3600
+    login_state_ttl: int = 600
+
+
+@dataclass(frozen=True)
+class ClaimsSettings:
+    # Fallback when WeCom gives no address, e.g. "{userid}@corp.example".
+    email_template: str = ""
+    # Corp-managed mail (email / biz_mail from WeCom) may be declared verified.
+    wecom_email_verified: bool = False
+    template_email_verified: bool = False
+    # Put the granted scopes' claims in the ID token as well as userinfo.
+    claims_in_id_token: bool = True
+    lowercase_username: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str
+    wecom: WecomSettings
+    clients: tuple[ClientSettings, ...]
+    store: StoreSettings = field(default_factory=StoreSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+    claims: ClaimsSettings = field(default_factory=ClaimsSettings)
+    source: str = "<defaults>"
+
+    @property
+    def issuer_path(self) -> str:
+        """The issuer's path prefix ('' or '/oidc'); every route lives below it."""
+        return urlsplit(self.issuer).path.rstrip("/")
+
+    def client(self, client_id: str) -> ClientSettings | None:
+        for c in self.clients:
+            if c.client_id == client_id:
+                return c
+        return None
+
+
+def load_settings(path: str | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Load the config file (``path`` or $WECOM_OIDC_CONFIG), apply environment
+    overrides and validate. Raises ConfigError listing every problem."""
+    env = dict(os.environ if env is None else env)
+    path = path or env.get(CONFIG_ENV)
+    raw: dict[str, Any] = {}
+    source = "<environment>"
+    if path:
+        source = str(path)
+        try:
+            with open(path, "rb") as f:
+                raw = tomllib.load(f)
+        except FileNotFoundError:
+            raise ConfigError([f"{path}: file not found"]) from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError([f"{path}: not valid TOML: {e}"]) from None
+    _apply_env(raw, env)
+    base = Path(path).resolve().parent if path else Path.cwd()
+    return _Validator(raw, source, base).settings()
+
+
+def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
+    """WECOM_OIDC_ISSUER, WECOM_OIDC_<SECTION>__<KEY>, WECOM_OIDC_CLIENTS (JSON)."""
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        if rest == "clients":
+            try:
+                raw["clients"] = json.loads(value)
+            except json.JSONDecodeError as e:
+                raw["clients"] = f"<invalid JSON in {name}: {e}>"
+            continue
+        parts = rest.split("__")
+        target = raw
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                break
+        else:
+            target[parts[-1]] = _env_value(value)
+
+
+def _env_value(value: str) -> Any:
+    """Environment values are strings; accept JSON for numbers, booleans, lists."""
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+
+class _Validator:
+    """Turns the raw mapping into Settings, collecting every problem."""
+
+    def __init__(self, raw: dict[str, Any], source: str, base: Path):
+        self.raw, self.source, self.base = raw, source, base
+        self.problems: list[str] = []
+
+    def problem(self, key: str, msg: str) -> None:
+        self.problems.append(f"{self.source}: {key}: {msg}")
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.raw.get(name, {})
+        if not isinstance(value, dict):
+            self.problem(name, "must be a table")
+            return {}
+        return value
+
+    def get(self, sec: dict, prefix: str, key: str, kind: type, default: Any = None,
+            required: bool = False) -> Any:
+        full = f"{prefix}.{key}" if prefix else key
+        if key not in sec:
+            if required:
+                self.problem(full, "is required")
+            return default
+        value = sec[key]
+        if kind is int and isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if kind is float and isinstance(value, int | str):
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        if kind is tuple:
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                self.problem(full, "must be a list of strings")
+                return default
+            return tuple(value)
+        if kind is str and isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            self.problem(full, f"must be {kind.__name__}, got {type(value).__name__}")
+            return default
+        return value
+
+    def secret(self, sec: dict, prefix: str, key: str, required: bool) -> Secret | None:
+        """A secret inline or from `<key>_file` (container secrets)."""
+        file_key = key + "_file"
+        if file_key in sec:
+            p = self.path(str(sec[file_key]))
+            try:
+                return Secret(p.read_text(encoding="utf-8").strip())
+            except OSError as e:
+                self.problem(f"{prefix}.{file_key}", f"cannot read {p}: {e.strerror}")
+                return None
+        value = self.get(sec, prefix, key, str, None, required)
+        return Secret(value) if value else None
+
+    def path(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else self.base / p
+
+    def url(self, key: str, value: str, *, https_unless_loopback: bool) -> None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.problem(key, f"must be an absolute http(s) URL, got {value!r}")
+        elif (https_unless_loopback and parts.scheme != "https"
+              and parts.hostname not in LOOPBACK_HOSTS):
+            self.problem(key, "must use https (plain http is only allowed on loopback)")
+        elif parts.query or parts.fragment:
+            self.problem(key, "must not have a query or fragment")
+
+    def settings(self) -> Settings:
+        issuer = self.get(self.raw, "", "issuer", str, "", required=True).rstrip("/")
+        if issuer:
+            self.url("issuer", issuer, https_unless_loopback=True)
+        wecom = self.wecom()
+        clients = self.clients()
+        store = self.store()
+        s = self.section("server")
+        server = ServerSettings(
+            bind=self.get(s, "server", "bind", str, ServerSettings.bind),
+            workers=self.positive(s, "server", "workers", ServerSettings.workers),
+            threads=self.positive(s, "server", "threads", ServerSettings.threads),
+            proxy_hops=self.get(s, "server", "proxy_hops", int, 0),
+        )
+        t = self.section("tokens")
+        tokens = TokenSettings(
+            code_ttl=self.positive(t, "tokens", "code_ttl", TokenSettings.code_ttl),
+            access_token_ttl=self.positive(t, "tokens", "access_token_ttl", 3600),
+            id_token_ttl=self.positive(t, "tokens", "id_token_ttl", 3600),
+            login_state_ttl=self.positive(t, "tokens", "login_state_ttl", 600),
+        )
+        if not 60 <= tokens.code_ttl <= 600:
+            self.problem("tokens.code_ttl", "must be between 60 and 600 seconds (RFC 9700)")
+        c = self.section("claims")
+        claims = ClaimsSettings(
+            email_template=self.get(c, "claims", "email_template", str, ""),
+            wecom_email_verified=self.get(c, "claims", "wecom_email_verified", bool, False),
+            template_email_verified=self.get(c, "claims", "template_email_verified", bool, False),
+            claims_in_id_token=self.get(c, "claims", "claims_in_id_token", bool, True),
+            lowercase_username=self.get(c, "claims", "lowercase_username", bool, False),
+        )
+        if claims.email_template and "{userid}" not in claims.email_template:
+            self.problem("claims.email_template", "must contain {userid}")
+        k = self.section("keys")
+        keys = KeySettings(dir=str(self.path(self.get(k, "keys", "dir", str, "keys"))))
+        if self.problems:
+            raise ConfigError(self.problems)
+        assert wecom is not None
+        return Settings(issuer=issuer, wecom=wecom, clients=clients, store=store, keys=keys,
+                        server=server, tokens=tokens, claims=claims, source=self.source)
+
+    def positive(self, sec: dict, prefix: str, key: str, default: int) -> int:
+        value = self.get(sec, prefix, key, int, default)
+        if value <= 0:
+            self.problem(f"{prefix}.{key}", "must be a positive integer")
+        return value
+
+    def wecom(self) -> WecomSettings | None:
+        w = self.section("wecom")
+        corp_id = self.get(w, "wecom", "corp_id", str, "", required=True)
+        agent_id = self.get(w, "wecom", "agent_id", int, 0, required=True)
+        secret = self.secret(w, "wecom", "secret", required=True)
+        d = WecomSettings
+        urls = {k: self.get(w, "wecom", k, str, getattr(d, k))
+                for k in ("api_base_url", "authorize_url", "web_login_url")}
+        for k, v in urls.items():
+            self.url(f"wecom.{k}", v, https_unless_loopback=False)
+        verify = w.get("verify_files", {})
+        if not isinstance(verify, dict) or not all(
+                isinstance(v, str) and k.startswith("WW_verify_") and k.endswith(".txt")
+                for k, v in verify.items()):
+            self.problem("wecom.verify_files",
+                         'must map "WW_verify_<code>.txt" file names to their text')
+            verify = {}
+        if secret is None:
+            return None
+        return WecomSettings(
+            corp_id=corp_id, agent_id=agent_id, secret=secret,
+            timeout=self.get(w, "wecom", "timeout", float, 10.0),
+            privateinfo_scopes=self.get(w, "wecom", "privateinfo_scopes", tuple,
+                                        d.privateinfo_scopes),
+            verify_files=tuple(sorted(verify.items())),
+            **urls,
+        )
+
+    def store(self) -> StoreSettings:
+        s = self.section("store")
+        url = self.get(s, "store", "url", str, "sqlite:///data/wecom-oidc.db")
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            # Relative SQLite paths are relative to the config file, not the cwd.
+            url = "sqlite:///" + str(self.path(url[len("sqlite:///"):]))
+        elif not url.startswith(("sqlite:///", "memory://", "redis://", "rediss://")):
+            self.problem("store.url", "must be sqlite:///PATH, memory:// or redis://...")
+        return StoreSettings(url=url)
+
+    def clients(self) -> tuple[ClientSettings, ...]:
+        raw = self.raw.get("clients", [])
+        if not isinstance(raw, list):
+            self.problem("clients", f"must be an array of tables ([[clients]]), got {raw!r}")
+            return ()
+        if not raw:
+            self.problem("clients", "no client registered: add at least one [[clients]] entry")
+        out, seen = [], set()
+        for i, c in enumerate(raw):
+            prefix = f"clients[{i}]"
+            if not isinstance(c, dict):
+                self.problem(prefix, "must be a table")
+                continue
+            cid = self.get(c, prefix, "client_id", str, "", required=True)
+            if cid in seen:
+                self.problem(f"{prefix}.client_id", f"duplicate client_id {cid!r}")
+            seen.add(cid)
+            uris = self.get(c, prefix, "redirect_uris", tuple, (), required=True)
+            if "redirect_uris" in c and not uris:
+                self.problem(f"{prefix}.redirect_uris", "must list at least one URI")
+            logout = self.get(c, prefix, "post_logout_redirect_uris", tuple, ())
+            for j, u in enumerate(uris + logout):
+                self.redirect_uri(f"{prefix}.redirect_uris[{j}]", u)
+            out.append(ClientSettings(
+                client_id=cid, redirect_uris=uris, post_logout_redirect_uris=logout,
+                client_secret=self.secret(c, prefix, "client_secret", required=False),
+                name=self.get(c, prefix, "name", str, ""),
+            ))
+        return tuple(out)
+
+    def redirect_uri(self, key: str, uri: str) -> None:
+        parts = urlsplit(uri)
+        if not parts.scheme or parts.fragment:
+            self.problem(key, f"{uri!r} must be absolute and have no #fragment")
+        elif parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            self.problem(key, f"{uri!r}: plain http is only allowed for loopback redirects")
