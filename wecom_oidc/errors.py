@@ -55,3 +55,8 @@ class UpstreamDenied(UpstreamError):
 class LoginStateError(BridgeError):
     """The browser came back to the callback with an unknown, expired or already
     used login state: the user has to start the login again from the app."""
+
+
+class LoginCancelled(UpstreamDenied):
+    """The person declined or cancelled at the upstream login page; the client
+    gets access_denied straight away."""

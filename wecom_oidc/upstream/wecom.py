@@ -1,0 +1,154 @@
+"""WeCom as the upstream: the in-app OAuth page inside the WeCom client, the
+web/QR login anywhere else, and the callback turned into an Identity."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from ..config import WecomSettings
+from ..errors import LoginCancelled, UpstreamDenied, UpstreamError
+from ..identity import Identity
+from ..wecom.client import WecomClient
+from ..wecom.errors import (
+    BadCode,
+    MemberNotVisible,
+    NoSuchUser,
+    RateLimited,
+    Transport,
+    WecomApiError,
+)
+
+log = logging.getLogger(__name__)
+
+# user/get status (wecom-api.md §6): 1 active, 2 disabled, 4 not activated, 5 left the corp.
+_STATUS_REFUSED = {
+    2: "Your WeCom account is disabled in this company's directory.",
+    4: "Your WeCom account has not been activated yet.",
+    5: "Your WeCom account has left this company.",
+}
+_GENDER = {"1": "male", "2": "female"}
+
+
+def is_wecom_client(user_agent: str) -> bool:
+    """Inside the WeCom app? Its UA always carries `wxwork`; `MicroMessenger`
+    alone may be personal WeChat (wecom-api.md §8)."""
+    return "wxwork" in user_agent.lower()
+
+
+class WecomUpstream:
+    """The Upstream for a WeCom self-built app (自建应用)."""
+
+    def __init__(self, settings: WecomSettings, client: WecomClient):
+        self.settings = settings
+        self.client = client
+
+    def login_url(self, *, state: str, callback_url: str, user_agent: str,
+                  scopes: tuple[str, ...], lang: str = "") -> str:
+        s = self.settings
+        if is_wecom_client(user_agent):
+            private = any(sc in s.privateinfo_scopes for sc in scopes)
+            # Parameter order as documented; the fragment must stay last (§2).
+            query = urlencode([
+                ("appid", s.corp_id), ("redirect_uri", callback_url), ("response_type", "code"),
+                ("scope", "snsapi_privateinfo" if private else "snsapi_base"),
+                ("state", state), ("agentid", str(s.agent_id)),
+            ])
+            return f"{s.authorize_url}?{query}#wechat_redirect"
+        query = urlencode([
+            ("login_type", "CorpApp"), ("appid", s.corp_id), ("agentid", str(s.agent_id)),
+            ("redirect_uri", callback_url), ("state", state),
+            ("lang", "en" if lang.lower().startswith("en") else "zh"),
+        ])
+        return f"{s.web_login_url}?{query}"
+
+    def complete_login(self, params: Mapping[str, str]) -> Identity:
+        code = params.get("code", "")
+        if not code:
+            # A declined login comes back without a code (wecom-api.md §3b).
+            raise LoginCancelled("The WeCom login was cancelled.")
+        try:
+            found = self.client.user_from_code(code)
+            if not found.userid:
+                raise UpstreamDenied(
+                    "You are not a member of this company in WeCom, so you cannot sign in here.",
+                    "non-member (openid) at code exchange",
+                    hint="Only members of the corp's directory can sign in. Invite the person "
+                         "to the company in WeCom if they should have access.")
+            detail = self._detail(found.user_ticket) if found.user_ticket else {}
+            return self._identity(found.userid, self._member(found.userid), detail)
+        except WecomApiError as e:
+            raise upstream_error(e) from None
+
+    def refresh(self, identity: Identity) -> Identity:
+        """Re-read the member from the directory (refresh tokens re-check this)."""
+        try:
+            return self._identity(identity.subject, self._member(identity.subject), {})
+        except WecomApiError as e:
+            raise upstream_error(e) from None
+
+    def _member(self, userid: str) -> dict[str, Any]:
+        try:
+            member = self.client.member(userid)
+        except (MemberNotVisible, NoSuchUser) as e:
+            raise UpstreamDenied(
+                "Your WeCom account may not use this app.", str(e), code=e.errcode,
+                hint="The member is outside the WeCom app's visible range (可见范围). "
+                     "Add them, or their department, to the app's visible range.") from None
+        status = int(member.get("status", 1))
+        if status in _STATUS_REFUSED or member.get("enable", 1) == 0:
+            raise UpstreamDenied(_STATUS_REFUSED.get(status, _STATUS_REFUSED[2]),
+                                 f"member status={status} enable={member.get('enable')}")
+        return member
+
+    def _detail(self, user_ticket: str) -> dict[str, Any]:
+        """Sensitive fields the member consented to; the login goes on without them
+        if WeCom will not give them (92000/92001, expired ticket): user/get still
+        names the member (wecom-api.md §5, §7)."""
+        try:
+            return self.client.user_detail(user_ticket)
+        except (BadCode, MemberNotVisible, UpstreamError) as e:
+            log.warning("wecom getuserdetail skipped: %s", e)
+        except WecomApiError as e:
+            if e.errcode not in (92000, 92001):
+                raise
+            log.warning("wecom getuserdetail skipped: errcode=%s", e.errcode)
+        return {}
+
+    def _identity(self, userid: str, member: dict[str, Any], detail: dict[str, Any]) -> Identity:
+        def pick(key: str) -> str:
+            return str(detail.get(key) or member.get(key) or "")
+
+        departments = tuple(int(d) for d in member.get("department", []) or [])
+        extra = {k: member[k] for k in ("extattr", "direct_leader", "is_leader_in_dept",
+                                        "english_name", "telephone") if k in member}
+        return Identity(
+            subject=userid, name=str(member.get("name") or ""), email=pick("email"),
+            biz_mail=pick("biz_mail"), phone=pick("mobile"),
+            gender=_GENDER.get(pick("gender"), ""), picture=pick("avatar"),
+            position=str(member.get("position") or ""), alias=str(member.get("alias") or ""),
+            departments=departments,
+            main_department=member.get("main_department") or (departments[0] if departments
+                                                              else None),
+            extra=extra,
+        )
+
+
+def upstream_error(e: WecomApiError) -> UpstreamError:
+    """A WeCom API failure as the bridge reports it: the errcode, what it means
+    and what the admin should fix; never the token, code or ticket."""
+    if isinstance(e, BadCode):
+        return UpstreamError(
+            "The WeCom login code is invalid, expired or already used. Please sign in again.",
+            str(e), code=e.errcode, hint=e.hint, status=400)
+    if isinstance(e, Transport):
+        return UpstreamError("WeCom did not answer. Please try again in a moment.", str(e),
+                             hint=e.hint, status=502)
+    if isinstance(e, RateLimited):
+        return UpstreamError("WeCom is limiting requests from this server right now. "
+                             "Please try again in a minute.", str(e), code=e.errcode,
+                             hint=e.hint, status=503)
+    return UpstreamError(f"WeCom refused the request (errcode {e.errcode}).", str(e),
+                         code=e.errcode, hint=e.hint, status=502)
