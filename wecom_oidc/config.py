@@ -107,6 +107,7 @@ class ClaimsSettings:
     # Corp-managed mail (email / biz_mail from WeCom) may be declared verified.
     wecom_email_verified: bool = False
     template_email_verified: bool = False
+    wecom_phone_verified: bool = False
     # Put the granted scopes' claims in the ID token as well as userinfo.
     claims_in_id_token: bool = True
     lowercase_username: bool = False
@@ -290,6 +291,7 @@ class _Validator:
             email_template=self.get(c, "claims", "email_template", str, ""),
             wecom_email_verified=self.get(c, "claims", "wecom_email_verified", bool, False),
             template_email_verified=self.get(c, "claims", "template_email_verified", bool, False),
+            wecom_phone_verified=self.get(c, "claims", "wecom_phone_verified", bool, False),
             claims_in_id_token=self.get(c, "claims", "claims_in_id_token", bool, True),
             lowercase_username=self.get(c, "claims", "lowercase_username", bool, False),
         )

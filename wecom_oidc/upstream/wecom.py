@@ -109,8 +109,8 @@ class WecomUpstream:
         names the member (wecom-api.md §5, §7)."""
         try:
             return self.client.user_detail(user_ticket)
-        except (BadCode, MemberNotVisible, UpstreamError) as e:
-            log.warning("wecom getuserdetail skipped: %s", e)
+        except (BadCode, MemberNotVisible) as e:
+            log.warning("wecom getuserdetail skipped: errcode=%s", e.errcode)
         except WecomApiError as e:
             if e.errcode not in (92000, 92001):
                 raise
