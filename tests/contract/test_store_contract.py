@@ -1,0 +1,192 @@
+"""One StateStore conformance suite, run against every backend (see conftest BACKENDS)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from wecom_oidc.store import StateStore
+
+THREADS = 20
+
+
+def _race(n: int, fn) -> list:
+    """Run fn() in n threads released together; return their results."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        barrier.wait()
+        results[i] = fn()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+# -- basic operations -----------------------------------------------------------------
+
+
+def test_store_get_missing_returns_none(store: StateStore):
+    assert store.get("code", "nope") is None
+    assert store.take("code", "nope") is None
+
+
+def test_store_put_get_unicode_round_trips(store: StateStore):
+    record = {"name": "张三", "emoji": "🔑", "n": 3, "f": 1.5, "ok": True, "none": None,
+              "list": [1, "二", {"x": []}], "nested": {"a": {"b": "ç"}}}
+    store.put("login_state", "k1", record, ttl=60)
+    assert store.get("login_state", "k1") == record
+
+
+def test_store_put_upserts(store: StateStore):
+    store.put("code", "k", {"v": 1}, ttl=60)
+    store.put("code", "k", {"v": 2}, ttl=60)
+    assert store.get("code", "k") == {"v": 2}
+
+
+def test_store_get_returns_copy(store: StateStore):
+    store.put("code", "k", {"list": [1]}, ttl=60)
+    store.get("code", "k")["list"].append(2)
+    assert store.get("code", "k") == {"list": [1]}
+
+
+def test_store_kinds_are_separate_namespaces(store: StateStore):
+    store.put("code", "same", {"kind": "code"}, ttl=60)
+    store.put("access_token", "same", {"kind": "at"}, ttl=60)
+    assert store.get("code", "same") == {"kind": "code"}
+    assert store.get("access_token", "same") == {"kind": "at"}
+
+
+def test_store_delete_removes_and_tolerates_absent(store: StateStore):
+    store.put("code", "k", {"v": 1}, ttl=60)
+    store.delete("code", "k")
+    store.delete("code", "k")
+    assert store.get("code", "k") is None
+
+
+def test_store_ping_when_up_returns(store: StateStore):
+    store.ping()
+
+
+@pytest.mark.parametrize("ttl", [0, -1, "10", None, True])
+def test_store_bad_ttl_raises_value_error(store: StateStore, ttl):
+    with pytest.raises(ValueError):
+        store.put("code", "k", {}, ttl=ttl)
+
+
+@pytest.mark.parametrize("kind", ["", "a:b", "x" * 65, "sp ace"])
+def test_store_bad_kind_raises_value_error(store: StateStore, kind):
+    with pytest.raises(ValueError):
+        store.put(kind, "k", {}, ttl=10)
+
+
+def test_store_non_json_record_raises(store: StateStore):
+    with pytest.raises(TypeError):
+        store.put("code", "k", {"when": object()}, ttl=10)
+    with pytest.raises(TypeError):
+        store.put("code", "k", ["not", "a", "dict"], ttl=10)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        store.put("code", "k", {"nan": float("nan")}, ttl=10)
+
+
+# -- TTL --------------------------------------------------------------------------------
+
+
+def test_store_get_after_ttl_returns_none(store: StateStore, clock):
+    store.put("code", "k", {"v": 1}, ttl=10)
+    clock.advance(9.9)
+    assert store.get("code", "k") == {"v": 1}
+    clock.advance(0.1)
+    assert store.get("code", "k") is None
+
+
+def test_store_take_after_ttl_returns_none(store: StateStore, clock):
+    store.put("code", "k", {"v": 1}, ttl=10)
+    clock.advance(11)
+    assert store.take("code", "k") is None
+
+
+def test_store_put_refreshes_ttl(store: StateStore, clock):
+    store.put("code", "k", {"v": 1}, ttl=10)
+    clock.advance(8)
+    store.put("code", "k", {"v": 2}, ttl=10)
+    clock.advance(8)
+    assert store.get("code", "k") == {"v": 2}
+
+
+# -- add (insert-if-absent) ---------------------------------------------------------------
+
+
+def test_store_add_when_absent_inserts(store: StateStore):
+    assert store.add("lock", "k", {"owner": "a"}, ttl=10) is True
+    assert store.get("lock", "k") == {"owner": "a"}
+
+
+def test_store_add_when_present_refuses_and_keeps_first(store: StateStore):
+    store.add("lock", "k", {"owner": "a"}, ttl=10)
+    assert store.add("lock", "k", {"owner": "b"}, ttl=10) is False
+    assert store.get("lock", "k") == {"owner": "a"}
+
+
+def test_store_add_over_expired_row_inserts(store: StateStore, clock):
+    store.add("lock", "k", {"owner": "a"}, ttl=10)
+    clock.advance(10)
+    assert store.add("lock", "k", {"owner": "b"}, ttl=10) is True
+    assert store.get("lock", "k") == {"owner": "b"}
+
+
+def test_store_add_under_threads_has_one_winner(store: StateStore):
+    results = _race(THREADS, lambda: store.add("lock", "race", {"o": 1}, ttl=30))
+    assert results.count(True) == 1
+
+
+# -- take (atomic read + delete) -----------------------------------------------------------
+
+
+def test_store_take_returns_once(store: StateStore):
+    store.put("code", "k", {"v": 1}, ttl=60)
+    assert store.take("code", "k") == {"v": 1}
+    assert store.take("code", "k") is None
+    assert store.get("code", "k") is None
+
+
+def test_store_take_under_threads_has_one_winner(store: StateStore):
+    for i in range(5):
+        store.put("code", f"c{i}", {"i": i}, ttl=60)
+        results = _race(THREADS, lambda i=i: store.take("code", f"c{i}"))
+        assert [r for r in results if r is not None] == [{"i": i}]
+
+
+# -- revoke_grant ----------------------------------------------------------------------
+
+
+def test_store_revoke_grant_deletes_the_family_only(store: StateStore):
+    store.put("code", "c", {"grant_id": "g1"}, ttl=60)
+    store.put("access_token", "a", {"grant_id": "g1", "sub": "u"}, ttl=60)
+    store.put("refresh_token", "r", {"grant_id": "g1"}, ttl=60)
+    store.put("access_token", "other", {"grant_id": "g2"}, ttl=60)
+    store.put("login_state", "s", {"no": "grant"}, ttl=60)
+    assert store.revoke_grant("g1") == 3
+    assert store.get("code", "c") is None
+    assert store.get("access_token", "a") is None
+    assert store.get("refresh_token", "r") is None
+    assert store.get("access_token", "other") == {"grant_id": "g2"}
+    assert store.get("login_state", "s") == {"no": "grant"}
+
+
+def test_store_revoke_grant_unknown_returns_zero(store: StateStore):
+    store.put("code", "c", {"grant_id": "g1"}, ttl=60)
+    assert store.revoke_grant("nope") == 0
+    assert store.revoke_grant("") == 0
+
+
+def test_store_revoke_grant_follows_upsert(store: StateStore):
+    store.put("access_token", "a", {"grant_id": "g1"}, ttl=60)
+    store.put("access_token", "a", {"grant_id": "g2"}, ttl=60)
+    assert store.revoke_grant("g1") == 0
+    assert store.revoke_grant("g2") == 1

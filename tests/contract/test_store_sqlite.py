@@ -1,0 +1,195 @@
+"""SQLite-only guarantees: on-disk secrecy, file modes, several processes, open_store()."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from wecom_oidc.errors import StoreUnavailable
+from wecom_oidc.store import MemoryStore, SqliteStore, hash_key, open_store, sqlite_path
+
+SECRET_KEY = "SplxlOBeZQQYbYS6WxSbIA-raw-code-value"
+SECRET_GRANT = "grant-7d1e"
+
+
+def _file_bytes(db: Path) -> bytes:
+    data = b""
+    for suffix in ("", "-wal", "-shm"):
+        p = Path(str(db) + suffix)
+        if p.exists():
+            data += p.read_bytes()
+    return data
+
+
+def test_sqlite_keys_are_stored_hashed(tmp_path):
+    path = tmp_path / "s.db"
+    store = SqliteStore(path)
+    store.put("code", SECRET_KEY, {"grant_id": SECRET_GRANT, "sub": "zhangsan"}, ttl=60)
+    store.close()
+    raw = _file_bytes(path)
+    assert SECRET_KEY.encode() not in raw
+    assert hash_key("code", SECRET_KEY).encode() in raw
+    assert b"zhangsan" in raw  # sanity: we are really reading the data
+
+
+def test_sqlite_creates_private_dir_and_file(tmp_path):
+    path = tmp_path / "new" / "dir" / "s.db"
+    store = SqliteStore(path)
+    store.put("code", "k", {}, ttl=60)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
+    wal = Path(str(path) + "-wal")
+    if wal.exists():
+        assert stat.S_IMODE(os.stat(wal).st_mode) & 0o077 == 0
+    store.close()
+
+
+def test_sqlite_uses_wal(tmp_path):
+    path = tmp_path / "s.db"
+    SqliteStore(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    db.close()
+
+
+def test_sqlite_data_survives_reopen(tmp_path):
+    path = tmp_path / "s.db"
+    first = SqliteStore(path)
+    first.put("code", "k", {"v": "值"}, ttl=60)
+    first.close()
+    second = SqliteStore(path)
+    assert second.get("code", "k") == {"v": "值"}
+    second.close()
+
+
+def test_sqlite_purge_removes_expired_rows(tmp_path):
+    now = [1000.0]
+    store = SqliteStore(tmp_path / "s.db", clock=lambda: now[0])
+    store.put("code", "old", {}, ttl=5)
+    store.put("code", "new", {}, ttl=50)
+    now[0] += 10
+    assert store.purge() == 1
+    assert store.get("code", "new") == {}
+    store.close()
+
+
+def test_sqlite_unusable_file_raises_store_unavailable(tmp_path):
+    path = tmp_path / "s.db"
+    path.write_bytes(b"this is not a sqlite database at all" * 200)
+    with pytest.raises(StoreUnavailable):
+        SqliteStore(path)
+
+
+def test_sqlite_ping_on_broken_db_raises_store_unavailable(tmp_path):
+    path = tmp_path / "s.db"
+    store = SqliteStore(path)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE records")
+    db.close()
+    with pytest.raises(StoreUnavailable) as info:
+        store.ping()
+    assert "hkey" not in str(info.value)
+    with pytest.raises(StoreUnavailable):
+        store.get("code", SECRET_KEY)
+    store.close()
+
+
+def test_sqlite_threads_use_separate_connections(tmp_path):
+    import threading
+
+    store = SqliteStore(tmp_path / "s.db")
+    store.put("code", "k", {"v": 1}, ttl=60)
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(store.get("code", "k")))
+    t.start()
+    t.join()
+    assert seen == [{"v": 1}]
+    store.close()
+
+
+# -- several OS processes on one file ----------------------------------------------------
+
+KEYS = [f"code-{i}" for i in range(30)]
+
+
+def _take_all(path: str, barrier, results) -> None:
+    """Child process: take every key (same order as the sibling), report what it won."""
+    store = SqliteStore(path)
+    barrier.wait()
+    won = [k for k in KEYS if store.take("code", k) is not None]
+    won_locks = [k for k in KEYS if store.add("lock", k, {"pid": os.getpid()}, ttl=60)]
+    results.put((won, won_locks))
+    store.close()
+
+
+def test_sqlite_take_across_processes_has_one_winner_per_key(tmp_path):
+    path = str(tmp_path / "shared.db")
+    store = SqliteStore(path)
+    for k in KEYS:
+        store.put("code", k, {"k": k}, ttl=600)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=_take_all, args=(path, barrier, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    got = [results.get(timeout=60) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    results.close()
+    results.join_thread()
+    takes = sorted(k for won, _ in got for k in won)
+    locks = sorted(k for _, won_locks in got for k in won_locks)
+    assert takes == sorted(KEYS)  # every key taken exactly once (no duplicates, none lost)
+    assert locks == sorted(KEYS)
+    assert all(store.get("code", k) is None for k in KEYS)
+    store.close()
+
+
+# -- open_store ------------------------------------------------------------------------
+
+
+def test_open_store_memory_returns_memory_store():
+    store = open_store("memory://")
+    assert isinstance(store, MemoryStore)
+    store.close()
+
+
+def test_open_store_sqlite_relative_and_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rel = open_store("sqlite:///data/rel.db")
+    assert isinstance(rel, SqliteStore)
+    assert (tmp_path / "data" / "rel.db").exists()
+    rel.close()
+    absolute = open_store(f"sqlite:///{tmp_path}/abs.db")  # four slashes: absolute path
+    assert (tmp_path / "abs.db").exists()
+    absolute.close()
+
+
+def test_sqlite_path_conventions():
+    assert sqlite_path("sqlite:///data/x.db") == "data/x.db"
+    assert sqlite_path("sqlite:////var/lib/x.db") == "/var/lib/x.db"
+
+
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("redis://localhost:6379/0", "not supported yet"),
+        ("postgres://x/y", "unsupported store url"),
+        ("sqlite://relative.db", "three slashes"),
+        ("sqlite:///", "no database file"),
+        ("sqlite:///:memory:", "memory://"),
+        ("memory://somewhere", "no path"),
+        ("", "unsupported store url"),
+    ],
+)
+def test_open_store_bad_url_raises_clear_value_error(url, words):
+    with pytest.raises(ValueError) as info:
+        open_store(url)
+    assert words in str(info.value)
+    assert "memory://" in str(info.value) or "Redis" in str(info.value)

@@ -1,0 +1,100 @@
+"""The StateStore contract shared by every backend (memory, SQLite, later Redis).
+
+A store holds short-lived JSON records grouped by `kind` ("login_state", "code",
+"access_token", "wecom_token", ...). Every backend passes the one conformance suite in
+tests/contract, so code above this layer never cares which one it got.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
+
+Clock = Callable[[], float]
+
+_KIND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Short-lived JSON records with a TTL, keyed by (kind, key).
+
+    Contract (every implementation):
+    - Keys are kept only as sha256(kind + ":" + key): a code or token used as a key never
+      appears raw in the store. Records are JSON (never pickle); `get`/`take` return a
+      fresh dict equal to what was stored.
+    - An expired record is never returned and counts as absent for `add`.
+    - `ttl` is in seconds (> 0), measured with the store's injected clock.
+    - Backend failures raise `wecom_oidc.errors.StoreUnavailable`; a record that is not
+      JSON-serialisable raises TypeError/ValueError (a programming error).
+    """
+
+    def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
+        """Insert or replace the record."""
+
+    def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
+        """Insert only if no live record exists; True if this call inserted it.
+        Atomic: of N concurrent callers exactly one gets True (locks, replay detection)."""
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        """The live record, or None."""
+
+    def take(self, kind: str, key: str) -> dict[str, Any] | None:
+        """Atomically read and delete: of N concurrent takers exactly one gets the
+        record, the others None (login state, authorization codes)."""
+
+    def delete(self, kind: str, key: str) -> None:
+        """Remove the record if present (no error when absent)."""
+
+    def revoke_grant(self, grant_id: str) -> int:
+        """Delete every record whose record["grant_id"] == grant_id (a token family
+        issued from one code or one login); returns how many were deleted."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable when the backend cannot serve requests."""
+
+    def close(self) -> None:
+        """Release connections; the store is not used afterwards."""
+
+
+def hash_key(kind: str, key: str) -> str:
+    """The only form in which a key is stored (secret values must never be at rest raw)."""
+    check_kind(kind)
+    if not isinstance(key, str) or not key:
+        raise ValueError("store key must be a non-empty string")
+    return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()
+
+
+def check_kind(kind: str) -> None:
+    """Kinds are short identifiers; ':' is refused so (kind, key) hashes can't collide."""
+    if not isinstance(kind, str) or not _KIND_RE.match(kind):
+        raise ValueError(f"invalid store kind {kind!r}: use [A-Za-z0-9_.-], 1-64 chars")
+
+
+def check_ttl(ttl: float) -> float:
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
+        raise ValueError("store ttl must be a positive number of seconds")
+    return float(ttl)
+
+
+def dump_record(record: dict[str, Any]) -> str:
+    """Serialise a record to JSON text; NaN/Infinity are refused (not portable JSON)."""
+    if not isinstance(record, dict):
+        raise TypeError("store record must be a dict")
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def load_record(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):  # only dicts are ever written
+        raise ValueError("corrupt store record")
+    return value
+
+
+def grant_of(record: dict[str, Any]) -> str | None:
+    """The grant id linking a token family, when the record carries one."""
+    grant_id = record.get("grant_id")
+    return grant_id if isinstance(grant_id, str) and grant_id else None

@@ -1,0 +1,111 @@
+"""In-process StateStore: for tests, `memory://` and single-process development.
+
+Not shared between worker processes: with several gunicorn workers a login started in
+one worker would be unknown to the next, so production uses SQLite (or Redis).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .base import Clock, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+
+# Purge expired rows lazily, once per this many writes, so memory stays bounded without
+# a background thread.
+PURGE_EVERY = 256
+
+
+@dataclass(slots=True)
+class _Row:
+    kind: str
+    text: str  # JSON, so callers never share a mutable dict with the store
+    expires_at: float
+    grant_id: str | None
+
+
+class MemoryStore:
+    """A dict behind one lock; see StateStore for the contract."""
+
+    def __init__(self, *, clock: Clock = time.time):
+        self._clock = clock
+        self._rows: dict[str, _Row] = {}
+        self._lock = threading.Lock()
+        self._writes = 0
+
+    def _row(self, kind: str, record: dict[str, Any], ttl: float) -> _Row:
+        check_kind(kind)
+        return _Row(kind, dump_record(record), self._clock() + check_ttl(ttl), grant_of(record))
+
+    def _live(self, hkey: str, now: float) -> _Row | None:
+        row = self._rows.get(hkey)
+        if row is not None and row.expires_at <= now:
+            del self._rows[hkey]
+            return None
+        return row
+
+    def _wrote(self, now: float) -> None:
+        self._writes += 1
+        if self._writes % PURGE_EVERY == 0:
+            dead = [k for k, r in self._rows.items() if r.expires_at <= now]
+            for k in dead:
+                del self._rows[k]
+
+    def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
+        hkey, row = hash_key(kind, key), self._row(kind, record, ttl)
+        with self._lock:
+            self._rows[hkey] = row
+            self._wrote(self._clock())
+
+    def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
+        hkey, row = hash_key(kind, key), self._row(kind, record, ttl)
+        with self._lock:
+            now = self._clock()
+            if self._live(hkey, now) is not None:
+                return False
+            self._rows[hkey] = row
+            self._wrote(now)
+            return True
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        hkey = hash_key(kind, key)
+        with self._lock:
+            row = self._live(hkey, self._clock())
+        return load_record(row.text) if row else None
+
+    def take(self, kind: str, key: str) -> dict[str, Any] | None:
+        hkey = hash_key(kind, key)
+        with self._lock:
+            row = self._live(hkey, self._clock())
+            if row is not None:
+                del self._rows[hkey]
+        return load_record(row.text) if row else None
+
+    def delete(self, kind: str, key: str) -> None:
+        hkey = hash_key(kind, key)
+        with self._lock:
+            self._rows.pop(hkey, None)
+
+    def revoke_grant(self, grant_id: str) -> int:
+        if not grant_id:
+            return 0
+        with self._lock:
+            doomed = [k for k, r in self._rows.items() if r.grant_id == grant_id]
+            for k in doomed:
+                del self._rows[k]
+        return len(doomed)
+
+    def ping(self) -> None:
+        """Always up."""
+
+    def close(self) -> None:
+        with self._lock:
+            self._rows.clear()
+
+    def __len__(self) -> int:
+        """Live records (tests and metrics)."""
+        with self._lock:
+            now = self._clock()
+            return sum(1 for r in self._rows.values() if r.expires_at > now)

@@ -1,0 +1,224 @@
+"""SQLite StateStore: one file shared by every gunicorn worker process and thread.
+
+Why it is safe across processes: WAL mode lets readers run beside the single writer,
+busy_timeout makes a writer wait for the lock instead of failing, and every operation is
+ONE autocommit statement (upsert with a WHERE, DELETE ... RETURNING), so atomicity comes
+from SQLite's write lock rather than from a read-then-write race in Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreUnavailable
+from .base import Clock, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+# Purge expired rows at most this often (seconds) per process, and at least every N writes:
+# cheap (indexed on expires_at) and keeps the file from growing with dead logins.
+PURGE_INTERVAL = 60.0
+PURGE_EVERY = 500
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS records (
+        hkey TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        record TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        grant_id TEXT
+    )""",
+    "CREATE INDEX IF NOT EXISTS records_grant ON records (grant_id) WHERE grant_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at)",
+)
+
+# Insert-if-absent in one statement: an existing row is only overwritten when it has
+# expired, so `changes()` tells whether this caller won.
+_ADD = """INSERT INTO records (hkey, kind, record, expires_at, grant_id) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (hkey) DO UPDATE SET kind = excluded.kind, record = excluded.record,
+        expires_at = excluded.expires_at, grant_id = excluded.grant_id
+    WHERE records.expires_at <= ?"""
+_PUT = """INSERT INTO records (hkey, kind, record, expires_at, grant_id) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (hkey) DO UPDATE SET kind = excluded.kind, record = excluded.record,
+        expires_at = excluded.expires_at, grant_id = excluded.grant_id"""
+
+
+class SqliteStore:
+    """StateStore on a SQLite file (see StateStore for the contract).
+
+    One connection per thread (sqlite3 connections must not be shared across threads)
+    and per process (a connection inherited over fork() is unusable).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, clock: Clock = time.time):
+        self.path = Path(path)
+        self._clock = clock
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._pid = os.getpid()
+        self._writes = 0
+        self._next_purge = 0.0
+        self._orphans: list[sqlite3.Connection] = []
+        self._prepare_file()
+        # A throwaway connection: nothing is left open that a forking server (gunicorn
+        # --preload) could hand to its workers.
+        try:
+            db = self._connect()
+            try:
+                self._init_schema(db)
+            finally:
+                db.close()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store {self.path.name}: {exc}") from exc
+
+    # -- connection handling -------------------------------------------------------
+
+    def _prepare_file(self) -> None:
+        """Create the parent dir (0700) and the file (0600) before SQLite does, so the
+        store (which holds login state) is never world-readable. SQLite gives the -wal
+        and -shm files the mode of the database file."""
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create store file {self.path}: {exc.strerror}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: autocommit, each statement is its own transaction.
+        db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+            check_same_thread=False,  # only close() touches it from another thread
+        )
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL for short-lived state
+        return db
+
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:
+            # Forked: never use (or close) the parent's connections here; closing one
+            # would drop this process's POSIX locks on the file. Keep them referenced.
+            with self._lock:
+                self._orphans.extend(self._conns)
+                self._pid, self._local, self._conns = os.getpid(), threading.local(), []
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._connect()
+            self._local.db = db
+            with self._lock:
+                self._conns.append(db)
+        return db
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        """A connection; any sqlite error becomes StoreUnavailable (no key in the text)."""
+        try:
+            yield self._conn()
+        except sqlite3.Error as exc:
+            log.warning("store=sqlite error=%s", type(exc).__name__)
+            raise StoreUnavailable(f"SQLite store {self.path.name}: {exc}") from exc
+
+    def _init_schema(self, db: sqlite3.Connection) -> None:
+        # Switching to WAL needs a moment of exclusive access; workers starting together
+        # may see "locked" once, so retry briefly.
+        for attempt in range(50):
+            try:
+                db.execute("PRAGMA journal_mode = WAL")
+                for stmt in _SCHEMA:
+                    db.execute(stmt)
+                return
+            except sqlite3.OperationalError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.05)
+
+    def _wrote(self, db: sqlite3.Connection, now: float) -> None:
+        with self._lock:
+            self._writes += 1
+            due = self._writes % PURGE_EVERY == 0 or now >= self._next_purge
+            if due:
+                self._next_purge = now + PURGE_INTERVAL
+        if due:
+            db.execute("DELETE FROM records WHERE expires_at <= ?", (now,))
+
+    # -- StateStore ----------------------------------------------------------------
+
+    def _values(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> tuple:
+        check_kind(kind)
+        ttl = check_ttl(ttl)
+        hkey, text = hash_key(kind, key), dump_record(record)
+        return (hkey, kind, text, self._clock() + ttl, grant_of(record))
+
+    def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
+        values = self._values(kind, key, record, ttl)
+        with self._db() as db:
+            db.execute(_PUT, values)
+            self._wrote(db, self._clock())
+
+    def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
+        values = self._values(kind, key, record, ttl)
+        now = self._clock()
+        with self._db() as db:
+            won = db.execute(_ADD, (*values, now)).rowcount == 1
+            self._wrote(db, now)
+        return won
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        hkey = hash_key(kind, key)
+        with self._db() as db:
+            row = db.execute(
+                "SELECT record FROM records WHERE hkey = ? AND expires_at > ?",
+                (hkey, self._clock()),
+            ).fetchone()
+        return load_record(row[0]) if row else None
+
+    def take(self, kind: str, key: str) -> dict[str, Any] | None:
+        hkey = hash_key(kind, key)
+        with self._db() as db:
+            # One statement: only the caller whose DELETE removed the row sees it.
+            # fetchall() steps the statement to completion before the implicit commit.
+            rows = db.execute(
+                "DELETE FROM records WHERE hkey = ? AND expires_at > ? RETURNING record",
+                (hkey, self._clock()),
+            ).fetchall()
+        return load_record(rows[0][0]) if rows else None
+
+    def delete(self, kind: str, key: str) -> None:
+        hkey = hash_key(kind, key)
+        with self._db() as db:
+            db.execute("DELETE FROM records WHERE hkey = ?", (hkey,))
+
+    def revoke_grant(self, grant_id: str) -> int:
+        if not grant_id:
+            return 0
+        with self._db() as db:
+            return db.execute("DELETE FROM records WHERE grant_id = ?", (grant_id,)).rowcount
+
+    def ping(self) -> None:
+        with self._db() as db:
+            db.execute("SELECT count(*) FROM records WHERE hkey = ''").fetchone()
+
+    def purge(self) -> int:
+        """Delete expired rows now; returns how many (also done automatically)."""
+        with self._db() as db:
+            return db.execute(
+                "DELETE FROM records WHERE expires_at <= ?", (self._clock(),)
+            ).rowcount
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._local = threading.local()
+        for db in conns:
+            with contextlib.suppress(sqlite3.Error):
+                db.close()
