@@ -1,0 +1,139 @@
+"""The objects Authlib's grants work with, built from config and store records."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oidc.core import AuthorizationCodeMixin
+
+from ..config import LOOPBACK_HOSTS, ClientSettings
+from .claims import SCOPES
+
+
+class Client(ClientMixin):
+    """A registered relying party. Confidential clients authenticate with their
+    secret (basic or post); public clients with `none` and must use PKCE."""
+
+    def __init__(self, settings: ClientSettings):
+        self.settings = settings
+        self.client_id = settings.client_id
+        self._secret = settings.client_secret.reveal().encode() if settings.client_secret else None
+        self._redirects = frozenset(settings.redirect_uris)
+
+    @property
+    def is_public(self) -> bool:
+        return self._secret is None
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        # Only an unambiguous single registration may be implied (OIDC requires it anyway).
+        return self.settings.redirect_uris[0] if len(self.settings.redirect_uris) == 1 else None
+
+    def get_allowed_scope(self, scope: str | None) -> str:
+        """Scopes we do not serve are dropped, not refused: OIDC clients routinely
+        ask for more (RFC 6749 §3.3 lets the server grant less)."""
+        if not scope:
+            return ""
+        wanted = scope.split()
+        return " ".join(s for s in dict.fromkeys(wanted) if s in SCOPES)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """Exact match (RFC 9700 §4.1.3), except that a registered loopback
+        redirect accepts any port for native apps (RFC 8252 §7.3; `localhost` too,
+        since Vault's and kubelogin's CLIs register it)."""
+        if redirect_uri in self._redirects:
+            return True
+        parts = urlsplit(redirect_uri)
+        if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
+            return False
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            return False
+        bare = parts._replace(netloc=_host(parts.hostname)).geturl()
+        for registered in self._redirects:
+            r = urlsplit(registered)
+            if r.scheme == "http" and r.hostname in LOOPBACK_HOSTS and \
+                    r._replace(netloc=_host(r.hostname)).geturl() == bare:
+                return True
+        return False
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        if self._secret is None:
+            return False
+        return hmac.compare_digest(self._secret, client_secret.encode())
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if self.is_public:
+            return method == "none"
+        return method in ("client_secret_basic", "client_secret_post")
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type == "authorization_code"
+
+
+def _host(hostname: str) -> str:
+    return f"[{hostname}]" if ":" in hostname else hostname
+
+
+@dataclass
+class User:
+    """The person an authorization is for: subject, all their claims, when they logged in."""
+
+    sub: str
+    claims: dict[str, Any]
+    auth_time: int
+
+    def get_user_id(self) -> str:
+        return self.sub
+
+
+@dataclass
+class AuthorizationCode(AuthorizationCodeMixin):
+    """An issued code as stored (under the hash of the code value)."""
+
+    client_id: str
+    redirect_uri: str
+    scope: str
+    sub: str
+    claims: dict[str, Any]
+    auth_time: int
+    grant_id: str
+    nonce: str | None = None
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int:
+        return self.auth_time
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> None:
+        return None
+
+    def to_record(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> AuthorizationCode:
+        return cls(**record)

@@ -1,0 +1,105 @@
+"""Every failure mapped to a response in one place: an HTML page for people, a
+JSON error for programs. Secrets never reach either, nor the log."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from authlib.oauth2 import OAuth2Error
+from flask import Flask, Response, g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from ..errors import LoginStateError, StoreUnavailable, UpstreamDenied, UpstreamError
+from .i18n import page_lang, texts
+
+log = logging.getLogger("wecom_oidc.web")
+
+PROGRAM_PATHS = ("/token", "/userinfo", "/jwks.json", "/.well-known/openid-configuration",
+                 "/healthz")
+
+
+def request_id() -> str:
+    if "request_id" not in g:
+        g.request_id = secrets.token_hex(6)
+    return g.request_id
+
+
+def wants_json() -> bool:
+    """Programs get JSON: the machine endpoints, and anyone preferring JSON to HTML."""
+    if request.path.endswith(PROGRAM_PATHS):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(status: int, error: str, message: str, *, heading: str = "error",
+                   hint: str = "", errcode: int | None = None, advice: str = "",
+                   back_url: str = "") -> Response:
+    """The one renderer for error pages and JSON errors."""
+    if wants_json():
+        body = {"error": error, "error_description": message}
+        if errcode is not None:
+            body["errcode"] = errcode
+        if hint:
+            body["hint"] = hint
+        resp = jsonify(body)
+    else:
+        t = texts()
+        resp = Response(render_template(
+            "error.html", t=t, lang=page_lang(), heading=t[heading], message=message,
+            advice=advice, hint=hint, errcode=errcode, back_url=back_url,
+            request_id=request_id()), mimetype="text/html")
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def oauth_error_page(err: OAuth2Error) -> Response:
+    """An authorization error we must not redirect (unknown client, bad redirect_uri)."""
+    log.info("authorize refused error=%s description=%s rid=%s", err.error, err.description,
+             request_id())
+    return error_response(400, err.error, err.description or err.error,
+                          advice=texts()["bad_request"])
+
+
+def denied_page(e: UpstreamDenied, back_url: str = "") -> Response:
+    log.warning("login denied reason=%s errcode=%s rid=%s", e.detail, e.code, request_id())
+    return error_response(403, "access_denied", e.public, heading="denied", hint=e.hint,
+                          errcode=e.code, back_url=back_url)
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(UpstreamDenied)
+    def _denied(e: UpstreamDenied) -> Response:
+        return denied_page(e)
+
+    @app.errorhandler(UpstreamError)
+    def _upstream(e: UpstreamError) -> Response:
+        log.error("upstream error status=%s errcode=%s detail=%s rid=%s", e.status, e.code,
+                  e.detail, request_id())
+        return error_response(e.status, "upstream_error", e.public, hint=e.hint, errcode=e.code,
+                              advice=texts()["restart"])
+
+    @app.errorhandler(LoginStateError)
+    def _state(e: LoginStateError) -> Response:
+        log.info("callback with unknown or used login state rid=%s", request_id())
+        t = texts()
+        return error_response(400, "invalid_state", t["login_state"], advice=t["restart"])
+
+    @app.errorhandler(StoreUnavailable)
+    def _store(e: StoreUnavailable) -> Response:
+        log.error("state store unavailable: %s rid=%s", e, request_id())
+        resp = error_response(503, "temporarily_unavailable", texts()["store_down"])
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def _http(e: HTTPException) -> Response:
+        message = texts()["not_found"] if e.code == 404 else (e.description or e.name)
+        return error_response(e.code or 500, e.name.lower().replace(" ", "_"), message)
+
+    @app.errorhandler(Exception)
+    def _crash(e: Exception) -> Response:
+        log.exception("unhandled error rid=%s", request_id())
+        return error_response(500, "server_error", texts()["internal"])
