@@ -1,0 +1,57 @@
+"""create_app(): the composition root, the one place concrete classes are chosen."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from .config import Settings
+from .oidc.keys import KeyRing
+from .oidc.provider import Provider
+from .store import StateStore, open_store
+from .upstream.base import Upstream
+from .upstream.wecom import WecomUpstream
+from .web.errors import register_error_handlers
+from .web.views import make_blueprint, make_root_blueprint
+from .wecom.client import WecomClient
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, *, store: StateStore | None = None,
+               upstream: Upstream | None = None, keys: KeyRing | None = None,
+               clock: Callable[[], float] = time.time) -> Flask:
+    """Build the bridge. Keys, config, store and the WeCom session are set up
+    here once, never per request."""
+    # Authlib refuses plain-http request URLs, which is wrong behind a TLS-terminating
+    # proxy; transport security is enforced by the issuer URL instead (config demands
+    # https for any non-loopback issuer).
+    os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    store = store or open_store(settings.store.url, clock=clock)
+    keys = keys or KeyRing.load(settings.keys.dir)
+    if upstream is None:
+        w = settings.wecom
+        client = WecomClient(api_base_url=w.api_base_url, corp_id=w.corp_id,
+                             agent_id=w.agent_id, secret=w.secret.reveal(), store=store,
+                             timeout=(3.05, w.timeout), clock=clock)
+        upstream = WecomUpstream(w, client)
+    provider = Provider(settings, store, keys, clock)
+
+    app = Flask(__name__, template_folder="web/templates")
+    app.extensions["wecom_oidc"] = provider
+    app.register_blueprint(make_blueprint(provider, upstream),
+                           url_prefix=settings.issuer_path or None)
+    app.register_blueprint(make_root_blueprint(settings.wecom.verify_files))
+    register_error_handlers(app)
+    hops = settings.server.proxy_hops
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_prefix=hops)  # type: ignore[method-assign]
+    log.info("bridge ready issuer=%s clients=%d kid=%s", settings.issuer,
+             len(settings.clients), keys.kid)
+    return app

@@ -1,0 +1,136 @@
+"""The `wecom-oidc` command: serve, check-config, keys, emulator, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import Settings, load_settings
+from .errors import ConfigError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="wecom-oidc", description=__doc__)
+    parser.add_argument("--config", help="TOML config file (default: $WECOM_OIDC_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the bridge under gunicorn")
+    serve.add_argument("--bind", help="host:port (default: [server] bind)")
+    serve.add_argument("--workers", type=int, help="worker processes")
+    serve.add_argument("--threads", type=int, help="threads per worker")
+
+    sub.add_parser("check-config", help="validate the config and print every problem")
+
+    keys = sub.add_parser("keys", help="manage signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    gen = keys_sub.add_parser("generate", help="add a new signing key (it signs from now on)")
+    gen.add_argument("--dir", help="keys folder (default: [keys] dir of the config)")
+
+    emu = sub.add_parser("emulator", help="run the WeCom emulator alone")
+    emu.add_argument("args", nargs=argparse.REMAINDER, help="--host, --port, --config")
+
+    demo = sub.add_parser("demo", help="bridge + WeCom emulator + sample app on loopback")
+    demo.add_argument("--port", type=int, default=9000, help="first of three ports")
+
+    args = parser.parse_args(argv)
+    _setup_logging()
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as e:
+        print(f"wecom-oidc: {e}", file=sys.stderr)
+        return 2
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(args.config)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    print(f"ok: {s.source}: issuer {s.issuer}, {len(s.clients)} client(s), "
+          f"store {s.store.url.split('://')[0]}, keys in {s.keys.dir}")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    from .oidc.keys import generate_key
+
+    directory = args.dir or _settings(args).keys.dir
+    path = generate_key(Path(directory))
+    print(f"new signing key: {path}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .oidc.keys import KeyRing
+
+    settings = _settings(args)
+    # Generate the first key here, before workers fork, so they all load the same one.
+    KeyRing.load(settings.keys.dir)
+    options = {
+        "bind": args.bind or settings.server.bind,
+        "workers": args.workers or settings.server.workers,
+        "threads": args.threads or settings.server.threads,
+        # Threads: a slow WeCom call must not block other people's logins.
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": None,
+    }
+    run_gunicorn(lambda: _make_app(settings), options)
+    return 0
+
+
+def _make_app(settings: Settings) -> Any:
+    from .app import create_app
+
+    return create_app(settings)
+
+
+def run_gunicorn(factory: Any, options: dict[str, Any]) -> None:
+    """Serve the WSGI app `factory()` builds in each gunicorn worker."""
+    from gunicorn.app.base import BaseApplication
+
+    class _App(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return factory()
+
+    _App().run()
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from .emulator.__main__ import main as emulator_main
+
+    return emulator_main(args.args) or 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo.run import main as demo_main
+
+    return demo_main(port=args.port) or 0
+
+
+_COMMANDS = {
+    "serve": _serve,
+    "check-config": _check_config,
+    "keys": _keys,
+    "emulator": _emulator,
+    "demo": _demo,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
