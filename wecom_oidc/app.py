@@ -15,10 +15,8 @@ from .oidc.keys import KeyRing
 from .oidc.provider import Provider
 from .store import StateStore, open_store
 from .upstream.base import Upstream
-from .upstream.wecom import WecomUpstream
 from .web.errors import register_error_handlers
 from .web.views import make_blueprint, make_root_blueprint
-from .wecom.client import WecomClient
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +33,9 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     store = store or open_store(settings.store.url, clock=clock)
     keys = keys or KeyRing.load(settings.keys.dir)
     if upstream is None:
+        from .upstream.wecom import WecomUpstream
+        from .wecom.client import WecomClient
+
         w = settings.wecom
         client = WecomClient(api_base_url=w.api_base_url, corp_id=w.corp_id,
                              agent_id=w.agent_id, secret=w.secret.reveal(), store=store,
