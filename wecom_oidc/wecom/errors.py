@@ -61,11 +61,16 @@ class NoSuchUser(WecomApiError):
 
 class Transport(WecomApiError):
     """No usable answer: connection error, timeout, HTTP 5xx or a body that is not JSON.
-    `reason` is safe to log (never the URL, which carries access_token/code)."""
+    `reason` is safe to log (never the URL, which carries access_token/code).
+    `sent` is False only when the request certainly never reached WeCom (connect error);
+    `transient` says whether trying again may help (timeouts, drops, 5xx)."""
 
-    def __init__(self, api: str, reason: str, *, status: int | None = None):
+    def __init__(self, api: str, reason: str, *, status: int | None = None,
+                 sent: bool = True, transient: bool = True):
         self.reason = reason
         self.status = status
+        self.sent = sent
+        self.transient = transient
         super().__init__(
             api, None, reason, meaning="WeCom could not be reached or gave no valid answer",
             hint="Check that this server can reach the WeCom API (api_base_url): DNS, "

@@ -1,0 +1,269 @@
+"""WecomClient: the WeCom server API a self-built app needs for login.
+
+Every call goes through `_call`, which owns the one retry policy (STYLE.md, wecom-api.md
+§7): token invalid -> fresh token, retry once; busy/connection/5xx -> bounded jittered
+backoff; a code exchange is never re-sent once it may have reached WeCom; 45009 is
+raised at once. Nothing here logs or raises the secret, access_token, code or ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from ..store.base import StateStore
+from .errors import Busy, TokenInvalid, Transport, WecomApiError, error_for
+from .token import AccessTokenSource
+
+log = logging.getLogger(__name__)
+
+# Query/body fields whose values must never appear in logs or error text.
+_SENSITIVE = ("access_token", "corpsecret", "code", "user_ticket")
+_MAX_ERRMSG = 300
+_SECRET_QUERY = re.compile(r"((?:access_token|corpsecret|code|user_ticket)=)[^&\s\"']+")
+
+
+class RedactSecrets(logging.Filter):
+    """Blank secret query values in log records. urllib3 logs every request line, query
+    string included, at DEBUG; our URLs carry access_token, corpsecret and code."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and record.args:
+            record.msg, record.args = record.getMessage(), None
+        if isinstance(record.msg, str):
+            record.msg = _SECRET_QUERY.sub(r"\1***", record.msg)
+        return True
+
+
+def _install_redaction() -> None:
+    pool_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(f, RedactSecrets) for f in pool_log.filters):
+        pool_log.addFilter(RedactSecrets())
+
+
+_install_redaction()
+
+
+@dataclass(frozen=True)
+class CodeUser:
+    """Who a login code belongs to (auth/getuserinfo, wecom-api.md §4): a member has
+    `userid` (+ `user_ticket` with snsapi_privateinfo), a non-member `openid`."""
+
+    userid: str | None = None
+    openid: str | None = None
+    user_ticket: str | None = field(default=None, repr=False)
+    external_userid: str | None = None
+
+
+class WecomClient:
+    """The WeCom API for one self-built app (corp_id + agent_id + the app's secret)."""
+
+    def __init__(self, *, api_base_url: str, corp_id: str, agent_id: int | str, secret: Any,
+                 store: StateStore, session: requests.Session | None = None,
+                 timeout: float | tuple[float, float] = (3.05, 10),
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], None] = time.sleep,
+                 busy_retries: int = 3, backoff: float = 0.2):
+        self._base = api_base_url.rstrip("/") + "/cgi-bin/"
+        self.corp_id = corp_id
+        self.agent_id = agent_id
+        # Accept config's Secret (has .reveal()) or a plain str; never kept in a repr.
+        self.__secret = secret.reveal() if hasattr(secret, "reveal") else str(secret)
+        self._session = session or _pooled_session()
+        self._timeout = timeout
+        self._sleep = sleep
+        self._busy_retries = max(1, busy_retries)
+        self._backoff = backoff
+        # Keyed by corp+agent, never by the secret (STYLE.md: no secrets in cache keys).
+        self.tokens = AccessTokenSource(store, self.fetch_token,
+                                        cache_key=f"{corp_id}:{agent_id}", clock=clock,
+                                        sleep=sleep)
+
+    def __repr__(self) -> str:
+        return f"WecomClient(corp_id={self.corp_id!r}, agent_id={self.agent_id!r})"
+
+    def close(self) -> None:
+        self._session.close()
+
+    # -- public API ----------------------------------------------------------------------
+
+    def fetch_token(self) -> tuple[str, int]:
+        """gettoken (§1): (access_token, expires_in). Used by AccessTokenSource only."""
+        body = self._call("gettoken", "GET",
+                          {"corpid": self.corp_id, "corpsecret": self.__secret},
+                          use_token=False)
+        token, expires_in = body.get("access_token"), body.get("expires_in", 7200)
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int):
+            raise Transport("gettoken", "answer without a usable access_token", transient=False)
+        return token, expires_in
+
+    def access_token(self) -> str:
+        return self.tokens.get()
+
+    def user_from_code(self, code: str) -> CodeUser:
+        """auth/getuserinfo (§4): exchange a login code. Lowercase keys; the legacy
+        PascalCase keys of user/getuserinfo are accepted too. Never re-sent once it may
+        have reached WeCom: the code is single use (§2)."""
+        body = self._call("auth/getuserinfo", "GET", {"code": code}, retry_transport=False)
+
+        def pick(*keys: str) -> str | None:
+            return next((str(body[k]) for k in keys if body.get(k)), None)
+
+        return CodeUser(userid=pick("userid", "UserId"), openid=pick("openid", "OpenId"),
+                        user_ticket=pick("user_ticket"),
+                        external_userid=pick("external_userid"))
+
+    def user_detail(self, user_ticket: str) -> dict[str, Any]:
+        """auth/getuserdetail (§5): consented sensitive fields (gender is a string)."""
+        return _payload(self._call("auth/getuserdetail", "POST",
+                                   json={"user_ticket": user_ticket}))
+
+    def member(self, userid: str) -> dict[str, Any]:
+        """user/get (§6): name, department, status... (60011 -> MemberNotVisible)."""
+        return _payload(self._call("user/get", "GET", {"userid": userid}))
+
+    def departments(self, department_id: int | None = None) -> list[dict[str, Any]]:
+        """department/list (§6): the departments the app can see (a subtree if given)."""
+        params = {"id": department_id} if department_id is not None else None
+        return list(self._call("department/list", "GET", params).get("department") or [])
+
+    def tags(self) -> list[dict[str, Any]]:
+        """tag/list (§6): [{tagid, tagname}]."""
+        return list(self._call("tag/list", "GET").get("taglist") or [])
+
+    def tag_members(self, tagid: int) -> dict[str, Any]:
+        """tag/get (§6): {tagname, userlist: [{userid, name}], partylist: [dept ids]}."""
+        return _payload(self._call("tag/get", "GET", {"tagid": tagid}))
+
+    # -- the one call path -------------------------------------------------------------
+
+    def _call(self, api: str, method: str, params: dict[str, Any] | None = None,
+              json: dict[str, Any] | None = None, *, use_token: bool = True,
+              retry_transport: bool = True) -> dict[str, Any]:
+        """Send one API call with the retry policy; the JSON body on errcode 0, else a
+        typed WecomApiError. `retry_transport=False`: re-send only if never sent."""
+        if not use_token:
+            return self._with_backoff(api, method, params, json, None, retry_transport)
+        token = self.tokens.get()
+        try:
+            return self._with_backoff(api, method, params, json, token, retry_transport)
+        except TokenInvalid:
+            # WeCom may revoke a token early (§1): one fresh token, one retry, no loop.
+            self.tokens.invalidate(token)
+            return self._with_backoff(api, method, params, json, self.tokens.get(),
+                                      retry_transport)
+
+    def _with_backoff(self, api: str, method: str, params: dict[str, Any] | None,
+                      json: dict[str, Any] | None, token: str | None,
+                      retry_transport: bool) -> dict[str, Any]:
+        for attempt in range(1, self._busy_retries + 1):
+            try:
+                return self._once(api, method, params, json, token)
+            except (Busy, Transport) as exc:
+                if attempt == self._busy_retries or not _may_retry(exc, retry_transport):
+                    raise
+            # Exponential backoff with jitter so workers don't retry in lockstep (§7).
+            delay = self._backoff * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+            log.info("wecom retry api=%s attempt=%d delay_ms=%d", api, attempt + 1,
+                     delay * 1000)
+            self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _once(self, api: str, method: str, params: dict[str, Any] | None,
+              json: dict[str, Any] | None, token: str | None) -> dict[str, Any]:
+        query = dict(params or {})
+        if token is not None:
+            query["access_token"] = token
+        started = time.monotonic()
+        response, failure, body = None, None, {}
+        try:
+            response = self._session.request(method, self._base + api, params=query,
+                                             json=json, timeout=self._timeout)
+        except requests.RequestException as exc:
+            failure = _transport_error(api, exc)
+        # Raised outside the except block: requests' exception text holds the URL with
+        # access_token/code, so it must not even ride along as __context__.
+        if failure is None:
+            body, failure = _parse(api, response)
+        ms = (time.monotonic() - started) * 1000
+        if failure is not None:
+            log.info("wecom api=%s error=%r ms=%d", api, failure.reason, ms)
+            raise failure
+        errcode = body.get("errcode", 0)
+        if errcode == 0:
+            log.debug("wecom api=%s errcode=0 ms=%d", api, ms)
+            return body
+        log.info("wecom api=%s errcode=%s ms=%d", api, errcode, ms)
+        hidden = [v for v in (*_values(query), *_values(json or {}), self.__secret) if v]
+        raise error_for(api, errcode, _scrub(str(body.get("errmsg", "")), hidden))
+
+
+def _pooled_session() -> requests.Session:
+    """One keep-alive pool for the process; retries are ours, not urllib3's."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def _transport_error(api: str, exc: requests.RequestException) -> Transport:
+    """Classify a requests failure without using its text (it contains the URL)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return Transport(api, "connect timeout", sent=False)
+    if isinstance(exc, requests.ReadTimeout):
+        return Transport(api, "read timeout")
+    if isinstance(exc, requests.ConnectionError):
+        reason = exc.args[0] if exc.args else None
+        if isinstance(reason, MaxRetryError) and isinstance(
+                reason.reason, NewConnectionError | ConnectTimeoutError):
+            return Transport(api, "connection failed", sent=False)
+        return Transport(api, "connection dropped")
+    return Transport(api, f"request failed ({type(exc).__name__})", transient=False)
+
+
+def _parse(api: str, response: Any) -> tuple[dict[str, Any], Transport | None]:
+    status = response.status_code
+    if status >= 500:
+        return {}, Transport(api, f"HTTP {status}", status=status)
+    if status != 200:  # WeCom answers errors with 200 (§0): a proxy or a wrong base URL
+        return {}, Transport(api, f"HTTP {status}", status=status, transient=False)
+    try:
+        body = response.json()
+    except ValueError:
+        return {}, Transport(api, "answer is not JSON", status=status, transient=False)
+    if not isinstance(body, dict) or not isinstance(body.get("errcode", 0), int):
+        return {}, Transport(api, "answer is not a WeCom JSON object", transient=False)
+    return body, None
+
+
+def _may_retry(exc: WecomApiError, retry_transport: bool) -> bool:
+    if isinstance(exc, Busy):
+        return True
+    assert isinstance(exc, Transport)
+    return exc.transient and (retry_transport or not exc.sent)
+
+
+def _values(mapping: dict[str, Any]) -> list[str]:
+    return [str(mapping[k]) for k in _SENSITIVE if mapping.get(k)]
+
+
+def _scrub(errmsg: str, secrets: list[str]) -> str:
+    """WeCom's errmsg is safe in practice (§0), but never trust it to not echo input."""
+    for value in secrets:
+        errmsg = errmsg.replace(value, "***")
+    return errmsg[:_MAX_ERRMSG]
+
+
+def _payload(body: dict[str, Any]) -> dict[str, Any]:
+    """The answer without the errcode/errmsg envelope."""
+    return {k: v for k, v in body.items() if k not in ("errcode", "errmsg")}

@@ -1,0 +1,159 @@
+"""The shared WeCom access_token cache with single-flight refresh.
+
+WeCom wants the token cached per app and punishes frequent gettoken calls (wecom-api.md
+§1, §10), and a gunicorn deployment has many threads in many processes. So:
+- the token lives in the StateStore (kind "wecom_token", keyed by corp+agent, never by
+  the secret) until `margin` seconds before WeCom's expires_in;
+- at most one gettoken is in flight across all threads and processes: the refresher is
+  elected with `store.add(LOCK_KIND, ...)`, the others poll the store for its result;
+- each process also keeps the token in memory so the hot path does not touch the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..store.base import StateStore
+from .errors import Transport
+
+log = logging.getLogger(__name__)
+
+KIND = "wecom_token"
+LOCK_KIND = "wecom_token_lock"
+
+
+class AccessTokenSource:
+    """`get()` returns a valid access_token, `invalidate(token)` forgets a rejected one.
+
+    `fetch()` calls gettoken and returns (access_token, expires_in); its errors propagate
+    to the caller of `get()` (and to the threads of this process that queued behind it).
+    """
+
+    def __init__(self, store: StateStore, fetch: Callable[[], tuple[str, int]], *,
+                 cache_key: str, clock: Callable[[], float] = time.time, margin: float = 300,
+                 lock_ttl: float = 10, wait_timeout: float = 5,
+                 sleep: Callable[[float], None] = time.sleep, poll_interval: float = 0.05):
+        self._store = store
+        self._fetch = fetch
+        self._key = cache_key
+        self._clock = clock
+        self._margin = margin
+        self._lock_ttl = lock_ttl
+        self._sleep = sleep
+        self._poll = poll_interval
+        # Counted polls rather than a deadline, so a frozen test clock cannot spin forever.
+        self._polls = max(1, math.ceil(wait_timeout / poll_interval))
+        self._mutex = threading.Lock()  # one refresher per process; the store lock does the rest
+        self._memory: tuple[str, float] | None = None  # (token, valid_until)
+        self._attempts = 0
+        self._last_error: Exception | None = None
+
+    def get(self) -> str:
+        """A cached token, or one fetched by exactly one caller across all workers."""
+        token = self._from_memory()
+        if token:
+            return token
+        seen = self._attempts
+        with self._mutex:
+            token = self._from_memory()
+            if token:
+                return token
+            if self._attempts != seen and self._last_error is not None:
+                # We queued behind a refresh that just failed: share its outcome instead
+                # of calling gettoken again (failed calls lead to a block, §1).
+                raise self._last_error
+            self._attempts += 1
+            try:
+                token = self._get_shared()
+            except Exception as exc:
+                self._last_error = exc
+                raise
+            self._last_error = None
+            return token
+
+    def invalidate(self, token: str) -> None:
+        """Forget `token` (WeCom rejected it) — but only if the cache still holds that
+        very token, so a fresher one fetched by another worker survives."""
+        with self._mutex:
+            if self._memory and self._memory[0] == token:
+                self._memory = None
+        # Under the refresh lock: cache writers hold it, so compare-and-delete is exact.
+        for _ in range(self._polls):
+            won, _unused = self._locked(lambda: self._drop_if(token))
+            if won:
+                return
+            self._sleep(self._poll)
+        self._drop_if(token)  # the lock holder is stuck: best effort
+
+    # -- internals -------------------------------------------------------------------
+
+    def _from_memory(self) -> str | None:
+        cached = self._memory
+        if cached and self._clock() < cached[1]:
+            return cached[0]
+        return None
+
+    def _from_store(self) -> str | None:
+        record = self._store.get(KIND, self._key)
+        if not record or not isinstance(record.get("token"), str):
+            return None
+        valid_until = float(record.get("valid_until", 0))
+        if self._clock() >= valid_until:
+            return None
+        self._memory = (record["token"], valid_until)
+        return record["token"]
+
+    def _get_shared(self) -> str:
+        for _ in range(self._polls + 1):
+            token = self._from_store()
+            if token:
+                return token
+            won, token = self._locked(self._refresh)
+            if won and token:
+                return token
+            self._sleep(self._poll)  # another worker is fetching: wait for its result
+        raise Transport("gettoken", "timed out waiting for another worker's token refresh")
+
+    def _refresh(self) -> str:
+        # Re-read under the lock: another worker may have stored a token since we looked.
+        token = self._from_store()
+        if token:
+            return token
+        token, expires_in = self._fetch()
+        now = self._clock()
+        lifetime = expires_in - self._margin
+        if lifetime <= 0:  # a short-lived token: keep it for half its life rather than never
+            lifetime = max(expires_in / 2, 1)
+        self._store.put(KIND, self._key, {"token": token, "valid_until": now + lifetime},
+                        ttl=lifetime)
+        self._memory = (token, now + lifetime)
+        log.info("wecom access_token refreshed cache_ttl=%ds", int(lifetime))
+        return token
+
+    def _locked(self, fn: Callable[[], Any]) -> tuple[bool, Any]:
+        """Run fn under the cross-process refresh lock; (False, None) if someone holds it."""
+        owner = secrets.token_hex(16)
+        if not self._store.add(LOCK_KIND, self._key, {"owner": owner}, ttl=self._lock_ttl):
+            return False, None
+        try:
+            return True, fn()
+        finally:
+            self._release(owner)
+
+    def _release(self, owner: str) -> None:
+        # Only our own lock: if ours expired and another worker took it, leave theirs.
+        record = self._store.get(LOCK_KIND, self._key)
+        if record and record.get("owner") == owner:
+            self._store.delete(LOCK_KIND, self._key)
+
+    def _drop_if(self, token: str) -> None:
+        record = self._store.get(KIND, self._key)
+        if record and record.get("token") == token:
+            self._store.delete(KIND, self._key)
+            log.info("wecom access_token invalidated")
