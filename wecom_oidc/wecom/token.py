@@ -51,7 +51,7 @@ class AccessTokenSource:
         self._polls = max(1, math.ceil(wait_timeout / poll_interval))
         self._mutex = threading.Lock()  # one refresher per process; the store lock does the rest
         self._memory: tuple[str, float] | None = None  # (token, valid_until)
-        self._attempts = 0
+        self._finished = 0
         self._last_error: Exception | None = None
 
     def get(self) -> str:
@@ -59,23 +59,24 @@ class AccessTokenSource:
         token = self._from_memory()
         if token:
             return token
-        seen = self._attempts
+        arrived = self._finished  # refreshes completed before we started waiting
         with self._mutex:
             token = self._from_memory()
             if token:
                 return token
-            if self._attempts != seen and self._last_error is not None:
-                # We queued behind a refresh that just failed: share its outcome instead
-                # of calling gettoken again (failed calls lead to a block, §1).
+            if self._finished != arrived and self._last_error is not None:
+                # A refresh ran while we waited and failed: share its outcome instead of
+                # calling gettoken again (repeated failed calls lead to a block, §1).
                 raise self._last_error
-            self._attempts += 1
             try:
                 token = self._get_shared()
+                self._last_error = None
+                return token
             except Exception as exc:
                 self._last_error = exc
                 raise
-            self._last_error = None
-            return token
+            finally:
+                self._finished += 1
 
     def invalidate(self, token: str) -> None:
         """Forget `token` (WeCom rejected it) — but only if the cache still holds that
