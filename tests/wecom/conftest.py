@@ -6,11 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from wecom_fakes import AGENT_ID, BASE, CORP_ID, SECRET, TOKEN_1, TOKEN_2, FakeClock, ok, url
 
 from wecom_oidc.store import MemoryStore
 from wecom_oidc.wecom.client import WecomClient
-
-from wecom_fakes import AGENT_ID, BASE, CORP_ID, SECRET, TOKEN_1, TOKEN_2, FakeClock, ok, url
 
 
 @pytest.fixture

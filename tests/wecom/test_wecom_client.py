@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-
 from wecom_fakes import CORP_ID, SECRET, TOKEN_1, TOKEN_2, err, ok, url
+
 from wecom_oidc.wecom.client import CodeUser
 from wecom_oidc.wecom.errors import (
     BadCode,
@@ -339,3 +339,8 @@ def test_client_logs_never_show_secrets(client, gettoken, requests_mock, caplog)
 
 def test_client_repr_never_shows_secret(client):
     _assert_clean(repr(client))
+
+
+def test_client_refresh_lock_outlives_a_slow_gettoken(client):
+    # 3 tries of (3.05 + 10) s plus backoff: a second worker must not start another gettoken.
+    assert client.tokens.lock_ttl > 3 * 13.05

@@ -18,8 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-
 from wecom_fakes import AGENT_ID, CORP_ID, SECRET
+
 from wecom_oidc.store import SqliteStore
 from wecom_oidc.wecom.client import WecomClient
 

@@ -7,8 +7,8 @@ import threading
 import time
 
 import pytest
-
 from wecom_fakes import FakeClock
+
 from wecom_oidc.store import MemoryStore, SqliteStore
 from wecom_oidc.wecom.errors import ConfigProblem, Transport
 from wecom_oidc.wecom.token import KIND, LOCK_KIND, AccessTokenSource

@@ -153,7 +153,8 @@ class SqliteStore:
 
     # -- StateStore ----------------------------------------------------------------
 
-    def _values(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> tuple:
+    def _values(self, kind: str, key: str, record: dict[str, Any],
+                ttl: float) -> tuple[str, str, str, float, str | None]:
         check_kind(kind)
         ttl = check_ttl(ttl)
         hkey, text = hash_key(kind, key), dump_record(record)

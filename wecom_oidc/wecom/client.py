@@ -83,10 +83,16 @@ class WecomClient:
         self._sleep = sleep
         self._busy_retries = max(1, busy_retries)
         self._backoff = backoff
+        # The refresh lock must outlive the winner's whole gettoken (all its tries), or a
+        # second worker would start another one; waiters wait as long as it may take.
+        per_try = sum(timeout) if isinstance(timeout, tuple) else 2 * timeout
+        max_delays = 1.5 * backoff * (2 ** (self._busy_retries - 1) - 1)  # see _with_backoff
+        lock_ttl = self._busy_retries * per_try + max_delays + 1
         # Keyed by corp+agent, never by the secret (STYLE.md: no secrets in cache keys).
         self.tokens = AccessTokenSource(store, self.fetch_token,
                                         cache_key=f"{corp_id}:{agent_id}", clock=clock,
-                                        sleep=sleep)
+                                        sleep=sleep, lock_ttl=lock_ttl,
+                                        wait_timeout=lock_ttl)
 
     def __repr__(self) -> str:
         return f"WecomClient(corp_id={self.corp_id!r}, agent_id={self.agent_id!r})"
@@ -184,7 +190,8 @@ class WecomClient:
         if token is not None:
             query["access_token"] = token
         started = time.monotonic()
-        response, failure, body = None, None, {}
+        response, failure = None, None
+        body: dict[str, Any] = {}
         try:
             response = self._session.request(method, self._base + api, params=query,
                                              json=json, timeout=self._timeout)

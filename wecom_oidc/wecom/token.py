@@ -54,6 +54,11 @@ class AccessTokenSource:
         self._finished = 0
         self._last_error: Exception | None = None
 
+    @property
+    def lock_ttl(self) -> float:
+        """How long a refresher may hold the cross-process lock."""
+        return self._lock_ttl
+
     def get(self) -> str:
         """A cached token, or one fetched by exactly one caller across all workers."""
         token = self._from_memory()
@@ -101,14 +106,15 @@ class AccessTokenSource:
         return None
 
     def _from_store(self) -> str | None:
-        record = self._store.get(KIND, self._key)
-        if not record or not isinstance(record.get("token"), str):
+        record = self._store.get(KIND, self._key) or {}
+        token = record.get("token")
+        if not isinstance(token, str) or not token:
             return None
         valid_until = float(record.get("valid_until", 0))
         if self._clock() >= valid_until:
             return None
-        self._memory = (record["token"], valid_until)
-        return record["token"]
+        self._memory = (token, valid_until)
+        return token
 
     def _get_shared(self) -> str:
         for _ in range(self._polls + 1):
@@ -116,7 +122,7 @@ class AccessTokenSource:
             if token:
                 return token
             won, token = self._locked(self._refresh)
-            if won and token:
+            if won and isinstance(token, str):
                 return token
             self._sleep(self._poll)  # another worker is fetching: wait for its result
         raise Transport("gettoken", "timed out waiting for another worker's token refresh")
