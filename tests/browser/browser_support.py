@@ -12,6 +12,8 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    # Containers often give /dev/shm only 64 MB, which crashes Chromium's renderers.
+    "--disable-dev-shm-usage",
 ]
 # What the WeCom app on an iPhone sends; `wxwork` is what the bridge looks for.
 WECOM_MOBILE_UA = (

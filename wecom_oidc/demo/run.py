@@ -329,6 +329,8 @@ def main(port: int = DEFAULT_PORT) -> int:
     except StackError as e:
         print(f"wecom-oidc demo: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # start_stack has stopped what it had started
+        return 130
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         print(BANNER.format(app_url=stack.app_url, bridge_url=stack.bridge_url,
