@@ -204,7 +204,7 @@ def _spawn_bridge(config_path: Path, log_path: Path) -> subprocess.Popen:
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT),
                                                     env.get("PYTHONPATH")) if p)
-    with open(log_path, "ab") as out:
+    with open(log_path, "wb") as out:  # this run only
         return subprocess.Popen(
             [sys.executable, "-m", "wecom_oidc.cli", "--config", str(config_path), "serve"],
             cwd=config_path.parent, env=env, stdin=subprocess.DEVNULL, stdout=out,
