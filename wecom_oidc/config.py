@@ -177,15 +177,20 @@ def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
             if not isinstance(target, dict):
                 break
         else:
-            target[parts[-1]] = _env_value(value)
+            # Kept verbatim: the validator converts by the key's type, so a secret
+            # such as "true", "1e5" or "null" is never turned into something else.
+            target[parts[-1]] = value
 
 
-def _env_value(value: str) -> Any:
-    """Environment values are strings; accept JSON for numbers, booleans, lists."""
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        return value
+def _json_or(value: Any, kind: type) -> Any:
+    """A string holding a JSON list/table (how the environment spells them), parsed."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        return parsed if isinstance(parsed, kind) else value
+    return value
 
 
 class _Validator:
@@ -213,8 +218,11 @@ class _Validator:
                 self.problem(full, "is required")
             return default
         value = sec[key]
-        if kind is int and isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
+        if kind is int and isinstance(value, str):
+            try:
+                value = int(value.strip())
+            except ValueError:
+                pass
         if kind is float and isinstance(value, int | str):
             try:
                 value = float(value)
@@ -223,6 +231,7 @@ class _Validator:
         if kind is bool and isinstance(value, str) and value.lower() in ("true", "false"):
             value = value.lower() == "true"
         if kind is tuple:
+            value = _json_or(value, list)
             if isinstance(value, str):
                 value = [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -321,7 +330,7 @@ class _Validator:
                 for k in ("api_base_url", "authorize_url", "web_login_url")}
         for k, v in urls.items():
             self.url(f"wecom.{k}", v, https_unless_loopback=False)
-        verify = w.get("verify_files", {})
+        verify = _json_or(w.get("verify_files", {}), dict)
         if not isinstance(verify, dict) or not all(
                 isinstance(v, str) and k.startswith("WW_verify_") and k.endswith(".txt")
                 for k, v in verify.items()):
