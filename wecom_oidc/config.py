@@ -251,11 +251,21 @@ class _Validator:
         if file_key in sec:
             p = self.path(str(sec[file_key]))
             try:
-                return Secret(p.read_text(encoding="utf-8").strip())
+                value = p.read_text(encoding="utf-8").strip()
             except OSError as e:
                 self.problem(f"{prefix}.{file_key}", f"cannot read {p}: {e.strerror}")
                 return None
+            if not value:
+                self.problem(f"{prefix}.{file_key}", f"{p} is empty")
+                return None
+            return Secret(value)
         value = self.get(sec, prefix, key, str, None, required)
+        if value is not None and not value.strip():
+            # An empty secret (often an unset variable in a template) must not
+            # quietly turn a confidential client into a public one.
+            self.problem(f"{prefix}.{key}", "is empty" + (
+                "" if required else f"; omit {key} for a public client"))
+            return None
         return Secret(value) if value else None
 
     def path(self, value: str) -> Path:
