@@ -391,8 +391,10 @@ class _Validator:
             if "redirect_uris" in c and not uris:
                 self.problem(f"{prefix}.redirect_uris", "must list at least one URI")
             logout = self.get(c, prefix, "post_logout_redirect_uris", tuple, ())
-            for j, u in enumerate(uris + logout):
+            for j, u in enumerate(uris):
                 self.redirect_uri(f"{prefix}.redirect_uris[{j}]", u)
+            for j, u in enumerate(logout):
+                self.redirect_uri(f"{prefix}.post_logout_redirect_uris[{j}]", u)
             out.append(ClientSettings(
                 client_id=cid, redirect_uris=uris, post_logout_redirect_uris=logout,
                 client_secret=self.secret(c, prefix, "client_secret", required=False),
