@@ -52,6 +52,10 @@ class Client(ClientMixin):
         parts = urlsplit(redirect_uri)
         if parts.scheme != "http" or parts.hostname not in LOOPBACK_HOSTS:
             return False
+        if "@" in parts.netloc:
+            # Only the port may differ (RFC 8252 §7.3); userinfo would be dropped
+            # by the comparison below and the redirect would not be the registered one.
+            return False
         try:
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError:
