@@ -30,7 +30,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     # proxy; transport security is enforced by the issuer URL instead (config demands
     # https for any non-loopback issuer).
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
-    store = store or open_store(settings.store.url, clock=clock)
+    # `is None`, not `or`: an empty store has len() 0 and would be replaced.
+    store = store if store is not None else open_store(settings.store.url, clock=clock)
     keys = keys or KeyRing.load(settings.keys.dir)
     if upstream is None:
         from .upstream.wecom import WecomUpstream
