@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.grants import OpenIDCode
 
 from .claims import claims_for_scope
@@ -86,6 +87,8 @@ class BridgeOpenIDCode(OpenIDCode):
     def __call__(self, grant: Any) -> None:
         super().__call__(grant)
         grant.register_hook("after_validate_authorization_request_payload", require_openid)
+        grant.register_hook("after_validate_authorization_request_payload",
+                            refuse_request_objects)
 
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         # Nonce replay is the relying party's check (OIDC Core §3.1.3.7); refusing
@@ -116,6 +119,16 @@ def require_openid(grant: Any, redirect_uri: str) -> None:
     """This is an OpenID provider: every authorization request is an OIDC one."""
     if "openid" not in (grant.request.payload.scope or "").split():
         raise InvalidScopeError("The 'openid' scope is required.", redirect_uri=redirect_uri)
+
+
+def refuse_request_objects(grant: Any, redirect_uri: str) -> None:
+    """Discovery says request/request_uri are not supported, so say so (OIDC Core
+    §6.1, §6.2) rather than ignore them: the parameters inside would be lost."""
+    data = grant.request.payload.data
+    if "request" in data:
+        raise RequestNotSupportedError(redirect_uri=redirect_uri)
+    if "request_uri" in data:
+        raise RequestURINotSupportedError(redirect_uri=redirect_uri)
 
 
 class S256CodeChallenge(CodeChallenge):
