@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
@@ -105,7 +104,8 @@ class BridgeOpenIDCode(OpenIDCode):
         return {"alg": SIGNING_ALG, "kid": self.provider.keys.kid, "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
-        now = int(time.time())
+        # The provider's clock, like every other TTL (auth_time, code and token expiry).
+        now = int(self.provider.clock())
         return {"iss": self.provider.settings.issuer, "aud": client.client_id, "iat": now,
                 "exp": now + self.provider.settings.tokens.id_token_ttl}
 
