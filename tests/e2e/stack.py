@@ -1,0 +1,231 @@
+"""The real stack for end-to-end tests: the WeCom emulator on one loopback port,
+the bridge under gunicorn (real worker processes) on another, and Authlib's OIDC
+client as the relying party, all talking through sockets."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import requests
+from authlib.integrations.flask_client import OAuth
+from flask import Flask
+
+from wecom_oidc.emulator.config import EmulatorConfig
+from wecom_oidc.emulator.server import serve
+
+DESKTOP_UA = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/124.0 Safari/537.36")
+WECOM_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Mobile/15E148 wxwork/4.1.6 MicroMessenger/7.0.1 Language/zh")
+WEB_REDIRECT = "https://rp.example/callback"
+CLI_REDIRECT = "http://127.0.0.1:18000/callback"
+CONFIDENTIAL = ("webapp", "webapp-secret-0123456789")
+PUBLIC = "cli"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+def bridge_config(port: int, emulator_url: str, workdir: Path, extra: str = "") -> str:
+    return f"""
+issuer = "http://127.0.0.1:{port}"
+
+[wecom]
+corp_id = "ww_emulated_corp"
+agent_id = 1000002
+secret = "emulated-app-secret"
+api_base_url = "{emulator_url}"
+authorize_url = "{emulator_url}/connect/oauth2/authorize"
+web_login_url = "{emulator_url}/wwlogin/sso/login"
+timeout = 5
+
+[store]
+url = "sqlite:///{workdir}/bridge.db"
+
+[keys]
+dir = "{workdir}/keys"
+
+[claims]
+email_template = "{{userid}}@corp.example"
+
+[[clients]]
+client_id = "{CONFIDENTIAL[0]}"
+client_secret = "{CONFIDENTIAL[1]}"
+redirect_uris = ["{WEB_REDIRECT}"]
+
+[[clients]]
+client_id = "{PUBLIC}"
+redirect_uris = ["{CLI_REDIRECT}"]
+{extra}
+"""
+
+
+@dataclass
+class Stack:
+    bridge_url: str
+    emulator_url: str
+    workdir: Path
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    servers: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        for s in self.servers:
+            s.shutdown()
+
+    # --- the emulator's control API -------------------------------------------------
+    def emu(self, method: str, path: str, **json) -> dict:
+        r = requests.request(method, f"{self.emulator_url}/_emulator/{path}", json=json or None,
+                             timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+    def calls(self, api: str) -> int:
+        return int(self.emu("GET", "calls").get(api, 0))
+
+
+def start_stack(workdir: Path, *, workers: int = 2, extra_config: str = "") -> Stack:
+    """Emulator in a thread, bridge under gunicorn in a subprocess."""
+    port = free_port()
+    server, emulator_url = serve(EmulatorConfig(trusted_domains=[f"127.0.0.1:{port}"]))
+    config = workdir / "bridge.toml"
+    config.write_text(bridge_config(port, emulator_url, workdir, extra_config), encoding="utf-8")
+    log = open(workdir / "bridge.log", "wb")  # noqa: SIM115 - closed with the process
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wecom_oidc.cli", "--config", str(config), "serve",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4"],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    stack = Stack(f"http://127.0.0.1:{port}", emulator_url, workdir, [proc], [server])
+    try:
+        wait_http(stack.bridge_url + "/healthz", proc)
+    except Exception:
+        stack.stop()
+        raise
+    return stack
+
+
+class RelyingParty:
+    """A relying party built on Authlib's OIDC client, which validates the ID token
+    itself (signature via JWKS, iss, aud, exp, nonce, at_hash)."""
+
+    def __init__(self, stack: Stack, *, public: bool = False, scope: str = "openid profile email"):
+        self.stack = stack
+        self.app = Flask("relying-party")
+        self.app.secret_key = secrets.token_hex(16)
+        oauth = OAuth(self.app)
+        kwargs = {"scope": scope, "code_challenge_method": "S256"}
+        if public:
+            kwargs["token_endpoint_auth_method"] = "none"
+        self.redirect_uri = CLI_REDIRECT if public else WEB_REDIRECT
+        self.client = oauth.register(
+            "bridge", client_id=PUBLIC if public else CONFIDENTIAL[0],
+            client_secret=None if public else CONFIDENTIAL[1],
+            server_metadata_url=stack.bridge_url + "/.well-known/openid-configuration",
+            client_kwargs=kwargs)
+
+    def start(self, **params) -> dict:
+        """The authorization URL plus the state, nonce and verifier to check later."""
+        with self.app.app_context():
+            return self.client.create_authorization_url(self.redirect_uri, **params)
+
+    def finish(self, callback_url: str, started: dict) -> tuple[dict, dict, dict]:
+        """Code -> tokens -> validated ID token claims -> userinfo."""
+        query = parse_qs(urlsplit(callback_url).query)
+        assert query["state"] == [started["state"]]
+        assert query["iss"] == [self.stack.bridge_url]
+        with self.app.app_context():
+            token = self.client.fetch_access_token(
+                redirect_uri=self.redirect_uri, code=query["code"][0],
+                code_verifier=started.get("code_verifier"))
+            claims = self.client.parse_id_token(token, nonce=started["nonce"])
+            userinfo = self.client.userinfo(token=token)
+        return token, dict(claims), dict(userinfo)
+
+
+def browser(user_agent: str = DESKTOP_UA) -> requests.Session:
+    s = requests.Session()
+    s.headers["User-Agent"] = user_agent
+    return s
+
+
+def qr_login(stack: Stack, auth_url: str, userid: str, ua: str = DESKTOP_UA) -> str:
+    """Desktop: the bridge sends the browser to WeCom's QR page; the member 'scans'.
+    Returns where the bridge finally redirects the browser."""
+    b = browser(ua)
+    to_wecom = b.get(auth_url, allow_redirects=False)
+    assert to_wecom.status_code == 302, to_wecom.text
+    page = urlsplit(to_wecom.headers["Location"])
+    assert page.path == "/wwlogin/sso/login"
+    assert b.get(to_wecom.headers["Location"]).status_code == 200
+    params = {k: v[0] for k, v in parse_qs(page.query).items()}
+    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan?"
+                    + urlencode({**params, "userid": userid}), allow_redirects=False)
+    assert scanned.status_code == 302, scanned.text
+    return follow_to_client(b, scanned.headers["Location"])
+
+
+def inapp_login(stack: Stack, auth_url: str, userid: str) -> str:
+    """Inside the WeCom app: the phone is signed in as `userid`; snsapi_base is silent."""
+    b = browser(WECOM_UA)
+    b.cookies.set("emu_userid", userid)
+    to_wecom = b.get(auth_url, allow_redirects=False)
+    assert to_wecom.status_code == 302, to_wecom.text
+    location = to_wecom.headers["Location"]
+    assert urlsplit(location).path == "/connect/oauth2/authorize"
+    assert location.endswith("#wechat_redirect")
+    r = b.get(location.split("#")[0], allow_redirects=False)
+    if r.status_code == 200:  # snsapi_privateinfo: the consent page
+        r = consent(b, r)
+    assert r.status_code == 302, r.text
+    return follow_to_client(b, r.headers["Location"])
+
+
+def consent(b: requests.Session, page: requests.Response) -> requests.Response:
+    """Press 'Allow' on the emulator's consent page (its form posts the decision)."""
+    import re
+
+    form = re.search(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', page.text, re.S)
+    assert form, "no consent form"
+    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form.group(2)))
+    action = form.group(1).replace("&amp;", "&")
+    url = action if action.startswith("http") else page.url.split("/connect")[0] + action
+    fields["decision"] = "allow"
+    return b.post(url, data=fields, allow_redirects=False)
+
+
+def follow_to_client(b: requests.Session, callback: str) -> str:
+    """Let the bridge's callback run and return the Location it sends the browser to."""
+    r = b.get(callback, allow_redirects=False)
+    assert r.status_code == 302, f"{r.status_code}: {r.text[:500]}"
+    return r.headers["Location"]

@@ -1,0 +1,125 @@
+"""Whole logins through sockets: gunicorn bridge, WeCom emulator, Authlib client."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from .stack import WEB_REDIRECT, RelyingParty, browser, inapp_login, qr_login
+
+
+def test_login_qr_confidential_client_gets_validated_tokens_and_userinfo(stack):
+    rp = RelyingParty(stack)
+    started = rp.start()
+    back = qr_login(stack, started["url"], "zhangsan")
+    assert back.startswith(WEB_REDIRECT + "?")
+    token, claims, userinfo = rp.finish(back, started)
+    assert token["token_type"].lower() == "bearer"
+    assert claims["sub"] == "zhangsan"
+    assert claims["aud"] == "webapp"
+    assert claims["nonce"] == started["nonce"]
+    assert isinstance(claims["auth_time"], int)
+    assert userinfo["sub"] == "zhangsan"
+    assert userinfo["preferred_username"] == "zhangsan"
+    assert userinfo["name"]
+
+
+def test_login_qr_public_client_with_pkce_succeeds(stack):
+    rp = RelyingParty(stack, public=True, scope="openid profile")
+    started = rp.start()
+    assert started.get("code_verifier")
+    back = qr_login(stack, started["url"], "zhangsan")
+    _, claims, userinfo = rp.finish(back, started)
+    assert claims["aud"] == "cli"
+    assert "email" not in userinfo  # the email scope was not granted
+
+
+def test_login_inapp_base_scope_is_silent_and_uses_no_ticket(stack):
+    rp = RelyingParty(stack, scope="openid profile")
+    started = rp.start()
+    back = inapp_login(stack, started["url"], "zhangsan")
+    _, claims, _ = rp.finish(back, started)
+    assert claims["sub"] == "zhangsan"
+    assert stack.calls("auth/getuserdetail") == 0
+
+
+def test_login_inapp_email_scope_asks_consent_and_reads_user_detail(stack):
+    rp = RelyingParty(stack, public=True, scope="openid profile email phone")
+    started = rp.start()
+    back = inapp_login(stack, started["url"], "zhangsan")
+    _, claims, userinfo = rp.finish(back, started)
+    assert stack.calls("auth/getuserdetail") == 1
+    # The emulated app is post-2022: only the consented detail carries email/mobile.
+    assert userinfo["email"] != "zhangsan@corp.example"
+    assert "phone_number" in userinfo
+
+
+def test_login_gettoken_is_cached_across_logins_and_workers(stack):
+    for _ in range(4):
+        rp = RelyingParty(stack)
+        started = rp.start()
+        rp.finish(qr_login(stack, started["url"], "zhangsan"), started)
+    assert stack.calls("gettoken") <= 1
+
+
+def test_login_nonmember_gets_refusal_page_not_a_code(stack):
+    rp = RelyingParty(stack)
+    started = rp.start()
+    b = browser()
+    to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
+    params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
+    params["userid"] = _nonmember(stack)
+    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan", params=params,
+                    allow_redirects=False)
+    page = b.get(scanned.headers["Location"], allow_redirects=False)
+    assert page.status_code == 403
+    assert "Location" not in page.headers
+    assert "access_denied" in page.text  # the back link tells the app
+
+
+def test_login_disabled_member_refused(stack):
+    rp = RelyingParty(stack)
+    started = rp.start()
+    b = browser()
+    to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
+    params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
+    params["userid"] = _member_with_status(stack, 2)
+    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan", params=params,
+                    allow_redirects=False)
+    page = b.get(scanned.headers["Location"], allow_redirects=False)
+    assert page.status_code == 403
+    assert "disabled" in page.text or "停用" in page.text
+
+
+def test_callback_replayed_state_refused(stack):
+    rp = RelyingParty(stack)
+    started = rp.start()
+    b = browser()
+    to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
+    params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
+    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan",
+                    params={**params, "userid": "zhangsan"}, allow_redirects=False)
+    callback = scanned.headers["Location"]
+    assert b.get(callback, allow_redirects=False).status_code == 302
+    again = b.get(callback, allow_redirects=False)
+    assert again.status_code == 400
+    assert "Location" not in again.headers
+
+
+def test_discovery_served_by_gunicorn_matches_issuer(stack):
+    meta = requests.get(stack.bridge_url + "/.well-known/openid-configuration", timeout=5).json()
+    assert meta["issuer"] == stack.bridge_url
+    assert meta["token_endpoint"] == stack.bridge_url + "/token"
+
+
+def _directory(stack) -> list[dict]:
+    return stack.emu("GET", "members")["members"]
+
+
+def _nonmember(stack) -> str:
+    return next(m["userid"] for m in _directory(stack) if m.get("non_member"))
+
+
+def _member_with_status(stack, status: int) -> str:
+    return next(m["userid"] for m in _directory(stack) if m.get("status") == status)
