@@ -92,6 +92,7 @@ class Stack:
     workdir: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
     servers: list = field(default_factory=list)
+    files: list = field(default_factory=list)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -103,6 +104,9 @@ class Stack:
                 p.kill()
         for s in self.servers:
             s.shutdown()
+            s.server_close()
+        for f in self.files:
+            f.close()
 
     # --- the emulator's control API -------------------------------------------------
     def emu(self, method: str, path: str, **json) -> dict:
@@ -126,7 +130,7 @@ def start_stack(workdir: Path, *, workers: int = 2, extra_config: str = "") -> S
         [sys.executable, "-m", "wecom_oidc.cli", "--config", str(config), "serve",
          "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4"],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    stack = Stack(f"http://127.0.0.1:{port}", emulator_url, workdir, [proc], [server])
+    stack = Stack(f"http://127.0.0.1:{port}", emulator_url, workdir, [proc], [server], [log])
     try:
         wait_http(stack.bridge_url + "/healthz", proc)
     except Exception:
