@@ -1,0 +1,3 @@
+"""OIDC-layer fixtures (shared with tests/web)."""
+
+from oidc_fixtures import app, build_app, clock, http, upstream  # noqa: F401

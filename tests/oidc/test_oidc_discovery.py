@@ -1,0 +1,100 @@
+"""Discovery and JWKS: the configured issuer, every endpoint below it, exactly
+what the server does, public and readable by browser apps."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import ISSUER
+
+PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth"}
+
+
+def discovery(http, prefix: str = "") -> dict:
+    resp = http.get(prefix + "/.well-known/openid-configuration")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    return resp.get_json()
+
+
+def test_discovery_issuer_is_the_configured_issuer(http):
+    assert discovery(http)["issuer"] == ISSUER
+
+
+@pytest.mark.parametrize("name,path", [
+    ("authorization_endpoint", "/authorize"), ("token_endpoint", "/token"),
+    ("userinfo_endpoint", "/userinfo"), ("jwks_uri", "/jwks.json"),
+])
+def test_discovery_endpoint_is_below_issuer_and_served(http, name, path):
+    url = discovery(http)[name]
+    assert url == ISSUER + path
+    assert http.open(path, method="OPTIONS").status_code != 404
+
+
+def test_discovery_lists_exactly_what_the_server_does(http):
+    d = discovery(http)
+    assert d["response_types_supported"] == ["code"]
+    assert d["response_modes_supported"] == ["query"]
+    assert d["grant_types_supported"] == ["authorization_code"]
+    assert d["code_challenge_methods_supported"] == ["S256"]
+    assert d["id_token_signing_alg_values_supported"] == ["RS256"]
+    assert d["subject_types_supported"] == ["public"]
+    assert sorted(d["token_endpoint_auth_methods_supported"]) == [
+        "client_secret_basic", "client_secret_post", "none"]
+    assert d["authorization_response_iss_parameter_supported"] is True
+    assert d["request_parameter_supported"] is False
+    assert d["request_uri_parameter_supported"] is False
+    assert d["claims_parameter_supported"] is False
+
+
+def test_discovery_scopes_include_openid_and_only_served_ones(http):
+    assert discovery(http)["scopes_supported"] == ["openid", "profile", "email", "phone"]
+
+
+def test_discovery_claims_cover_every_released_claim(http):
+    claims = set(discovery(http)["claims_supported"])
+    assert {"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "name",
+            "preferred_username", "email", "email_verified", "phone_number"} <= claims
+
+
+def test_discovery_has_no_endpoint_the_server_lacks(http):
+    d = discovery(http)
+    for absent in ("end_session_endpoint", "registration_endpoint", "revocation_endpoint",
+                   "introspection_endpoint"):
+        assert absent not in d
+
+
+def test_discovery_is_public_with_cors(http):
+    resp = http.get("/.well-known/openid-configuration")
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.headers["Cache-Control"].startswith("public")
+
+
+def test_discovery_under_issuer_prefix(build_app):
+    app, _ = build_app(issuer="https://sso.example.com/oidc")
+    http = app.test_client()
+    d = discovery(http, "/oidc")
+    assert d["issuer"] == "https://sso.example.com/oidc"
+    assert d["token_endpoint"] == "https://sso.example.com/oidc/token"
+    assert http.get("/.well-known/openid-configuration").status_code == 404
+
+
+def test_jwks_serves_the_keyring_keys(http, keyring):
+    resp = http.get("/jwks.json")
+    assert resp.status_code == 200 and resp.mimetype == "application/json"
+    assert [k["kid"] for k in resp.get_json()["keys"]] == [keyring.kid]
+
+
+def test_jwks_has_no_private_members(http):
+    for jwk in http.get("/jwks.json").get_json()["keys"]:
+        assert PRIVATE_MEMBERS.isdisjoint(jwk)
+        assert {"kty", "n", "e", "kid", "alg", "use"} <= set(jwk)
+
+
+def test_jwks_is_public_with_cors(http):
+    resp = http.get("/jwks.json")
+    assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    assert resp.headers["Cache-Control"].startswith("public")
+
+
+def test_healthz_is_ok(http):
+    resp = http.get("/healthz")
+    assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
