@@ -143,7 +143,8 @@ def _bearer_token() -> str:
 def make_root_blueprint(verify_files: tuple[tuple[str, str], ...]) -> Blueprint:
     """WeCom's WW_verify_*.txt ownership files, served at the domain root (§9)."""
     bp = Blueprint("root", __name__)
-    for name, text in verify_files:
-        bp.add_url_rule("/" + name, endpoint=name,
+    for i, (name, text) in enumerate(verify_files):
+        # Flask endpoint names may not contain "."; every file name ends in ".txt".
+        bp.add_url_rule("/" + name, endpoint=f"verify_file_{i}",
                         view_func=lambda text=text: Response(text, mimetype="text/plain"))
     return bp
