@@ -15,6 +15,7 @@ from flask import Response
 
 from ..config import Settings
 from ..store.base import StateStore
+from . import redact
 from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
 from .grants import ACCESS_TOKEN, BridgeOpenIDCode, S256CodeChallenge, code_grant
 from .keys import SIGNING_ALG, KeyRing
@@ -49,6 +50,7 @@ class Provider:
 
     def __init__(self, settings: Settings, store: StateStore, keys: KeyRing,
                  clock: Callable[[], float] = time.time):
+        redact.install()
         self.settings = settings
         self.store = store
         self.keys = keys
