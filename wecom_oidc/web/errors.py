@@ -97,7 +97,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(e: HTTPException) -> Response:
         message = texts()["not_found"] if e.code == 404 else (e.description or e.name)
-        return error_response(e.code or 500, e.name.lower().replace(" ", "_"), message)
+        resp = error_response(e.code or 500, e.name.lower().replace(" ", "_"), message)
+        # Keep the exception's own headers (Allow on 405, WWW-Authenticate on 401...).
+        for name, value in e.get_headers():
+            if name.lower() != "content-type":
+                resp.headers[name] = value
+        return resp
 
     @app.errorhandler(Exception)
     def _crash(e: Exception) -> Response:
