@@ -23,3 +23,10 @@ def api(client: FlaskClient, path: str, token: str, **params: Any) -> dict[str, 
     response = client.get(f"/cgi-bin/{path}", query_string={"access_token": token, **params})
     assert response.status_code == 200  # WeCom answers errors with HTTP 200 too
     return response.json
+
+
+def query(location: str) -> dict[str, list[str]]:
+    """The query of a redirect's Location, blanks kept (WeCom sends `state=` when empty)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    return parse_qs(urlsplit(location).query, keep_blank_values=True)

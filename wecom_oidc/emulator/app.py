@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from flask import Flask
 
-from . import api, control
+from . import api, control, pages
 from .config import EmulatorConfig
 from .faults import DropMiddleware
 from .state import EmulatorState
@@ -27,5 +27,6 @@ def create_emulator_app(config: EmulatorConfig, *,
     app.extensions["wecom_emulator"] = EmulatorState(config, clock)
     app.register_blueprint(api.bp)
     app.register_blueprint(control.bp)
+    pages.init_app(app)
     app.wsgi_app = DropMiddleware(app.wsgi_app)  # type: ignore[method-assign]
     return app

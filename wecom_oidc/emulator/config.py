@@ -5,6 +5,7 @@ The TOML file uses the field names below at its top level, for example::
     corp_id = "ww_emulated_corp"
     agent_id = 1000002
     secret = "emulated-app-secret"
+    app_name = "OIDC 登录"
     trusted_domains = ["127.0.0.1:8000"]   # host[:port]; [] = trust any host
     app_created_after_2022_06_20 = true
     trusted_ips = ["127.0.0.1"]            # omit = no 企业可信IP check
@@ -31,6 +32,7 @@ class EmulatorConfig:
     corp_id: str = "ww_emulated_corp"
     agent_id: int = 1000002
     secret: str = "emulated-app-secret"
+    app_name: str = "OIDC 登录"  # shown on the consent page
     # Exact host[:port] matches, as WeCom compares redirect hosts (wecom-api.md §9).
     # Empty = any host is trusted, which suits local demos on random ports.
     trusted_domains: list[str] = field(default_factory=list)
@@ -55,7 +57,7 @@ class EmulatorConfig:
 
 
 _TYPES: dict[str, type] = {
-    "corp_id": str, "agent_id": int, "secret": str, "trusted_domains": list,
+    "corp_id": str, "agent_id": int, "secret": str, "app_name": str, "trusted_domains": list,
     "app_created_after_2022_06_20": bool, "trusted_ips": list, "directory_path": str,
     "token_ttl": int, "code_ttl": int, "ticket_ttl": int, "latency": dict, "faults": list,
 }
