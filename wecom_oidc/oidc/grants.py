@@ -36,6 +36,9 @@ def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
     class CodeGrant(grants.AuthorizationCodeGrant):
         TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
+        def generate_authorization_code(self) -> str:
+            return secrets.token_urlsafe(32)
+
         def save_authorization_code(self, code: str, request: Any) -> None:
             user: User = request.user
             data = request.payload.data

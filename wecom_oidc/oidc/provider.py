@@ -3,6 +3,7 @@ few things Authlib leaves to us (userinfo lookup, discovery, RFC 9207 `iss`)."""
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,6 +21,11 @@ from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
 from .grants import ACCESS_TOKEN, BridgeOpenIDCode, S256CodeChallenge, code_grant
 from .keys import SIGNING_ALG, KeyRing
 from .models import Client, User
+
+
+def random_token(*_args: Any, **_kwargs: Any) -> str:
+    """256 random bits, URL-safe (Authlib's default picks 42 characters one by one)."""
+    return secrets.token_urlsafe(32)
 
 
 class ResumedRequest(OAuth2Request):
@@ -59,6 +65,8 @@ class Provider:
         self.server = _Server(query_client=self.clients.get, save_token=self._save_token)
         self.server.load_config({
             "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": settings.tokens.access_token_ttl},
+            "OAUTH2_ACCESS_TOKEN_GENERATOR": random_token,
+            "OAUTH2_REFRESH_TOKEN_GENERATOR": random_token,
         })
         self.server.register_grant(code_grant(self), [BridgeOpenIDCode(self), S256CodeChallenge()])
         self._discovery = self._build_discovery()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import string
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, redirect, request
@@ -18,13 +17,12 @@ from .errors import denied_page, oauth_error_page, request_id
 log = logging.getLogger("wecom_oidc.web")
 
 LOGIN = "login"
-# WeCom's state rule: a-zA-Z0-9, at most 128 bytes (wecom-api.md §2).
-_STATE_ALPHABET = string.ascii_letters + string.digits
-_STATE_LEN = 43  # ~256 bits
 
 
 def new_login_state() -> str:
-    return "".join(secrets.choice(_STATE_ALPHABET) for _ in range(_STATE_LEN))
+    """192 random bits as hex: within WeCom's state rule (a-zA-Z0-9, at most 128
+    bytes, wecom-api.md §2) and cheaper than picking characters one by one."""
+    return secrets.token_hex(24)
 
 
 def _public(resp: Response, max_age: int = 300) -> Response:

@@ -78,7 +78,7 @@ class WecomClient:
         self.agent_id = agent_id
         # Accept config's Secret (has .reveal()) or a plain str; never kept in a repr.
         self.__secret = secret.reveal() if hasattr(secret, "reveal") else str(secret)
-        self._session = session or _pooled_session()
+        self._session = session or _pooled_session(self._base)
         self._timeout = timeout
         self._sleep = sleep
         self._busy_retries = max(1, busy_retries)
@@ -214,9 +214,13 @@ class WecomClient:
         raise error_for(api, errcode, _scrub(str(body.get("errmsg", "")), hidden))
 
 
-def _pooled_session() -> requests.Session:
-    """One keep-alive pool for the process; retries are ours, not urllib3's."""
+def _pooled_session(base_url: str) -> requests.Session:
+    """One keep-alive pool for the process; retries are ours, not urllib3's. Proxy
+    settings (HTTPS_PROXY, NO_PROXY) are read once here: requests would otherwise
+    rescan the whole environment on every call, a measurable cost per login."""
     session = requests.Session()
+    session.proxies = requests.utils.get_environ_proxies(base_url)
+    session.trust_env = False
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
