@@ -222,3 +222,14 @@ def test_authorize_with_issuer_path_prefix_error_iss_is_full_issuer(build_app):
     app, _ = build_app(issuer="https://sso.example.com/oidc")
     resp = app.test_client().get("/oidc/authorize", query_string=auth_params(scope="email"))
     assert query(resp.headers["Location"])["iss"] == "https://sso.example.com/oidc"
+
+
+def test_authorize_pkce_malformed_challenge_is_refused(http):
+    assert_error_redirect(
+        authorize(http, client_id=CLI_ID, redirect_uri=CLI_REDIRECT, code_challenge="short",
+                  code_challenge_method="S256"), CLI_REDIRECT, "invalid_request")
+
+
+def test_authorize_without_redirect_uri_uses_the_single_registered_one(http):
+    resp = authorize(http, redirect_uri=None, scope="profile")
+    assert_error_redirect(resp, APP_REDIRECT, "invalid_scope")

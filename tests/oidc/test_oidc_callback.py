@@ -130,3 +130,22 @@ def test_callback_under_issuer_prefix_redirects_with_prefixed_iss(build_app):
     http = app.test_client()
     resp = finish_login(http, start_login(http, prefix="/oidc"), prefix="/oidc")
     assert query(resp.headers["Location"])["iss"] == "https://sso.example.com/oidc"
+
+
+def test_callback_redirect_uri_with_query_keeps_it_and_appends_code_and_iss(build_app):
+    redirect = "https://q.example.com/cb?tenant=7"
+    app, _ = build_app(env={"WECOM_OIDC_CLIENTS": '[{"client_id": "q", "client_secret": "qs",'
+                                                  f' "redirect_uris": ["{redirect}"]}}]'})
+    http = app.test_client()
+    resp = finish_login(http, start_login(http, client_id="q", redirect_uri=redirect))
+    location = resp.headers["Location"]
+    assert location.startswith(redirect + "&")
+    q = query(location)
+    assert q["tenant"] == "7" and q["iss"] == ISSUER and q["code"]
+
+
+def test_callback_upstream_error_leaves_nothing_half_written(build_app):
+    app, store = build_app()
+    http = app.test_client()
+    finish_login(http, start_login(http), userid=BROKEN)
+    assert len(store) == 0

@@ -98,3 +98,10 @@ def test_jwks_is_public_with_cors(http):
 def test_healthz_is_ok(http):
     resp = http.get("/healthz")
     assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
+
+
+def test_discovery_ignores_forwarded_headers_by_default(http):
+    d = http.get("/.well-known/openid-configuration",
+                 headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
+                          "Host": "other.example"}).get_json()
+    assert d["issuer"] == ISSUER and d["token_endpoint"] == ISSUER + "/token"

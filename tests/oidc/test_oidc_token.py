@@ -224,3 +224,30 @@ def test_token_access_token_expires_with_its_ttl(http, clock):
     access_token = exchange(http, login(http)).get_json()["access_token"]
     clock.advance(3601)
     assert userinfo_status(http, access_token) == 401
+
+
+def test_token_code_issued_without_redirect_uri_needs_none_at_token(http):
+    code = login(http, redirect_uri=None)
+    resp = http.post("/token", data={"grant_type": "authorization_code", "code": code},
+                     headers=basic_auth(APP_ID, APP_SECRET))
+    assert resp.status_code == 200
+
+
+def test_token_verifier_for_code_without_challenge_is_refused(http):
+    verifier, _ = pkce_pair()
+    resp = exchange(http, login(http), code_verifier=verifier)
+    assert_token_error(resp, 400, "invalid_request")
+
+
+def test_token_failed_verifier_stores_no_token(build_app):
+    app, store = build_app()
+    http = app.test_client()
+    verifier, challenge = pkce_pair()
+    code = login(http, client_id=CLI_ID, redirect_uri=CLI_REDIRECT, code_challenge=challenge,
+                 code_challenge_method="S256")
+    before = len(store)
+    wrong, _ = pkce_pair()
+    exchange(http, code, client_id=CLI_ID, secret=None, redirect_uri=CLI_REDIRECT,
+             code_verifier=wrong)
+    # The code is spent (single use); only its reuse marker remains, no token.
+    assert len(store) == before
