@@ -93,3 +93,26 @@ def test_serve_same_token_for_concurrent_gettoken(live):
     with ThreadPoolExecutor(4) as pool:
         tokens = set(pool.map(lambda _: _token(live), range(12)))
     assert len(tokens) == 1
+
+
+def test_serve_inapp_flow_picker_consent_allow_over_sockets(live):
+    """A phone with no member yet: picker, then consent, then Allow -> code with a ticket."""
+    from urllib.parse import parse_qs, urlsplit
+
+    authorize = f"{live}/connect/oauth2/authorize"
+    params = {"appid": CORP, "redirect_uri": "https://bridge.example.com/wecom/callback",
+              "response_type": "code", "scope": "snsapi_privateinfo", "state": "p1",
+              "agentid": "1000002"}
+    with requests.Session() as phone:
+        picker = phone.get(authorize, params=params, timeout=TIMEOUT)
+        assert 'data-userid="lisi"' in picker.text
+        next_url = urlsplit(picker.url)._replace(scheme="", netloc="").geturl()
+        consent = phone.post(f"{live}/connect/oauth2/phone", timeout=TIMEOUT,
+                             data={"userid": "lisi", "next": next_url})
+        assert 'id="allow"' in consent.text
+        done = phone.post(f"{live}/connect/oauth2/authorize/confirm", timeout=TIMEOUT,
+                          data={**params, "action": "allow"}, allow_redirects=False)
+    code = parse_qs(urlsplit(done.headers["Location"]).query)["code"][0]
+    who = requests.get(f"{live}/cgi-bin/auth/getuserinfo", timeout=TIMEOUT,
+                       params={"access_token": _token(live), "code": code}).json()
+    assert who["userid"] == "lisi" and who["user_ticket"]
