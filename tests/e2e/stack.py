@@ -43,9 +43,9 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 3
         if proc is not None and proc.poll() is not None:
             raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
         try:
-            if requests.get(url, timeout=1).status_code == 200:
+            if requests.get(url, timeout=2).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still booting
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout}s")
@@ -217,14 +217,16 @@ def inapp_login(stack: Stack, auth_url: str, userid: str) -> str:
 
 def consent(b: requests.Session, page: requests.Response) -> requests.Response:
     """Press 'Allow' on the emulator's consent page (its form posts the decision)."""
+    import html
     import re
 
     form = re.search(r'<form[^>]*action="([^"]+)"[^>]*>(.*?)</form>', page.text, re.S)
     assert form, "no consent form"
-    fields = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form.group(2)))
-    action = form.group(1).replace("&amp;", "&")
+    fields = {k: html.unescape(v) for k, v in
+              re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', form.group(2))}
+    action = html.unescape(form.group(1))
     url = action if action.startswith("http") else page.url.split("/connect")[0] + action
-    fields["decision"] = "allow"
+    fields["action"] = "allow"
     return b.post(url, data=fields, allow_redirects=False)
 
 

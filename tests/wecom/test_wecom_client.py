@@ -344,3 +344,18 @@ def test_client_repr_never_shows_secret(client):
 def test_client_refresh_lock_outlives_a_slow_gettoken(client):
     # 3 tries of (3.05 + 10) s plus backoff: a second worker must not start another gettoken.
     assert client.tokens.lock_ttl > 3 * 13.05
+
+
+def test_client_stale_shared_token_is_replaced_by_a_fresh_fetch(client, store, requests_mock):
+    """Another worker cached TOKEN_2 in the shared store, then WeCom revoked every
+    token: our TOKEN_1 fails, the cached TOKEN_2 fails, a fetched one succeeds."""
+    requests_mock.get(url("gettoken"), [ok(access_token=TOKEN_1, expires_in=7200),
+                                        ok(access_token="ACCESS-TOKEN-THREE", expires_in=7200)])
+    assert client.access_token() == TOKEN_1
+    # What another worker's refresh leaves behind: a different token in the store.
+    from wecom_oidc.wecom.token import KIND
+    record = store.get(KIND, f"{CORP_ID}:{client.agent_id}")
+    store.put(KIND, f"{CORP_ID}:{client.agent_id}", {**record, "token": TOKEN_2}, 3600)
+    requests_mock.get(url("user/get"), [err(42001), err(40014), ok(userid="u", name="U")])
+    assert client.member("u")["userid"] == "u"
+    assert _tokens_used(requests_mock, "user/get") == [TOKEN_1, TOKEN_2, "ACCESS-TOKEN-THREE"]

@@ -80,6 +80,7 @@ class WecomClient:
         self.__secret = secret.reveal() if hasattr(secret, "reveal") else str(secret)
         self._session = session or _pooled_session(self._base)
         self._timeout = timeout
+        self._fetches = 0  # gettoken calls from this process: tells a cached token from a new one
         self._sleep = sleep
         self._busy_retries = max(1, busy_retries)
         self._backoff = backoff
@@ -104,6 +105,7 @@ class WecomClient:
 
     def fetch_token(self) -> tuple[str, int]:
         """gettoken (§1): (access_token, expires_in). Used by AccessTokenSource only."""
+        self._fetches += 1
         body = self._call("gettoken", "GET",
                           {"corpid": self.corp_id, "corpsecret": self.__secret},
                           use_token=False)
@@ -163,10 +165,21 @@ class WecomClient:
         try:
             return self._with_backoff(api, method, params, json, token, retry_transport)
         except TokenInvalid:
-            # WeCom may revoke a token early (§1): one fresh token, one retry, no loop.
-            self.tokens.invalidate(token)
-            return self._with_backoff(api, method, params, json, self.tokens.get(),
-                                      retry_transport)
+            # WeCom may revoke tokens early (§1). Drop ours and retry once with a
+            # fresh token. If the "fresh" one came from the shared cache (fetched
+            # earlier by another worker) and is dead too, drop it and fetch: a second
+            # retry, only then. Never a loop.
+            for _ in range(2):
+                self.tokens.invalidate(token)
+                fetches = self._fetches
+                token = self.tokens.get()
+                try:
+                    return self._with_backoff(api, method, params, json, token,
+                                              retry_transport)
+                except TokenInvalid:
+                    if self._fetches != fetches:
+                        raise
+            raise
 
     def _with_backoff(self, api: str, method: str, params: dict[str, Any] | None,
                       json: dict[str, Any] | None, token: str | None,
