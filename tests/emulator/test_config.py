@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from wecom_oidc.emulator.config import (EmulatorConfig, EmulatorConfigError,
-                                        load_emulator_config)
+from wecom_oidc.emulator.config import EmulatorConfig, EmulatorConfigError, load_emulator_config
 from wecom_oidc.emulator.directory import DirectoryError, load_directory
 
 
@@ -77,3 +76,17 @@ def test_directory_inconsistent_file_reports_every_problem(tmp_path):
     text = str(e.value)
     assert "root" in text and "parent 9" in text and "department 5" in text
     assert "missing userid" in text
+
+
+def test_every_errcode_the_emulator_emits_has_a_test():
+    """Each errcode in the emulator's errmsg table appears in some test of this folder."""
+    import pathlib
+    import re
+
+    from wecom_oidc.emulator.wire import ERRMSG
+
+    here = pathlib.Path(__file__).parent
+    text = "\n".join(p.read_text(encoding="utf-8") for p in here.glob("test_*.py")
+                     if p.name != "test_config.py")
+    untested = [code for code in ERRMSG if not re.search(rf"(?<![\d.]){code}(?!\d)", text)]
+    assert untested == []

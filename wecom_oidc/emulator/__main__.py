@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import EmulatorConfig, EmulatorConfigError, load_emulator_config
-from .directory import DirectoryError
+from .config import EmulatorConfig, load_emulator_config
 from .server import run
 
 
@@ -20,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_emulator_config(args.config) if args.config else EmulatorConfig()
         run(config, args.host, args.port)
-    except (EmulatorConfigError, DirectoryError, OSError) as e:
+    except (ValueError, OSError) as e:  # config, directory (TOML, JSON) or socket
         print(f"wecom emulator: {e}", file=sys.stderr)
         return 2
     return 0

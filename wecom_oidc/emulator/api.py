@@ -24,6 +24,19 @@ def _ip() -> str:
     return request.remote_addr or "0.0.0.0"
 
 
+class _Fail(Exception):
+    """Answer with this errcode (HTTP 200); `keep` = list fields left in the body (§0)."""
+
+    def __init__(self, errcode: int, **keep: Any):
+        super().__init__(errcode)
+        self.errcode, self.keep = errcode, keep
+
+
+@bp.errorhandler(_Fail)
+def _failed(e: _Fail) -> Response:
+    return fail(e.errcode, _ip(), **e.keep)
+
+
 @bp.before_request
 def _gate() -> Response | None:
     """Count, delay, inject faults, then the 企业可信IP and token checks every API shares."""
@@ -72,18 +85,19 @@ def gettoken() -> Response:
     return ok(access_token=token, expires_in=expires_in)
 
 
-def _exchange() -> tuple[Grant | None, Response | None]:
-    """Take the code: 41008 missing, 40029 unknown/used/expired, 50001 other app or host."""
+def _exchange() -> Grant:
+    """Take the code: 41008 missing, 40029 unknown/used/expired, 50001 other app or host.
+    The code is spent even when the answer is 50001."""
     code = request.args.get("code", "")
     if not code:
-        return None, fail(41008, _ip())
+        raise _Fail(41008)
     state = _state()
     grant = state.take_code(code)
     if grant is None:
-        return None, fail(40029, _ip())
+        raise _Fail(40029)
     if grant.agentid != state.config.agent_id or not state.config.trusts(grant.redirect_host):
-        return None, fail(50001, _ip())
-    return grant, None
+        raise _Fail(50001)
+    return grant
 
 
 def _ticket_for(grant: Grant) -> str | None:
@@ -107,9 +121,7 @@ def _device_id(person: str) -> str:
 
 @bp.get("/auth/getuserinfo")
 def auth_getuserinfo() -> Response:
-    grant, error = _exchange()
-    if error or grant is None:
-        return error
+    grant = _exchange()
     if not grant.is_member:
         nm = _non_member(grant)
         extra = {"external_userid": nm["external_userid"]} if nm.get("external_userid") else {}
@@ -121,9 +133,7 @@ def auth_getuserinfo() -> Response:
 @bp.get("/user/getuserinfo")
 def user_getuserinfo() -> Response:
     """The old exchange: PascalCase UserId/DeviceId/OpenId (§4)."""
-    grant, error = _exchange()
-    if error or grant is None:
-        return error
+    grant = _exchange()
     body: dict[str, Any] = {"DeviceId": _device_id(grant.person)}
     if not grant.is_member:
         nm = _non_member(grant)
@@ -169,7 +179,7 @@ def user_get() -> Response:
     return ok(**user_get_view(member, drop_private=state.config.app_created_after_2022_06_20))
 
 
-def _departments(list_key: str) -> tuple[list[dict[str, Any]], Response | None]:
+def _departments(list_key: str) -> list[dict[str, Any]]:
     """The visible departments under ?id (or all of them): 60003 unknown, 60011 not visible."""
     directory = _state().directory
     visible = directory.visible_departments()
@@ -177,13 +187,13 @@ def _departments(list_key: str) -> tuple[list[dict[str, Any]], Response | None]:
     if not raw:
         roots = [d for d in visible if directory.departments[d]["parentid"] not in visible]
         ids = [i for r in sorted(roots) for i in directory.subtree(r)]
-        return [directory.departments[i] for i in ids], None
+        return [directory.departments[i] for i in ids]
     dept_id = int(raw) if raw.isdigit() else -1
     if dept_id not in directory.departments:
-        return [], fail(60003, _ip(), **{list_key: []})
+        raise _Fail(60003, **{list_key: []})
     if dept_id not in visible:
-        return [], fail(60011, _ip(), **{list_key: []})
-    return [directory.departments[i] for i in directory.subtree(dept_id)], None
+        raise _Fail(60011, **{list_key: []})
+    return [directory.departments[i] for i in directory.subtree(dept_id)]
 
 
 _DEPT_KEYS = ("id", "name", "name_en", "department_leader", "parentid", "order")
@@ -191,17 +201,13 @@ _DEPT_KEYS = ("id", "name", "name_en", "department_leader", "parentid", "order")
 
 @bp.get("/department/list")
 def department_list() -> Response:
-    depts, error = _departments("department")
-    if error:
-        return error
+    depts = _departments("department")
     return ok(department=[{k: d[k] for k in _DEPT_KEYS} for d in depts])
 
 
 @bp.get("/department/simplelist")
 def department_simplelist() -> Response:
-    depts, error = _departments("department_id")
-    if error:
-        return error
+    depts = _departments("department_id")
     return ok(department_id=[{k: d[k] for k in ("id", "parentid", "order")} for d in depts])
 
 

@@ -74,8 +74,8 @@ class FaultPlan:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            return {"faults": [{"api": a, "errcode": f, "remaining": n} for a, f, n in self._faults],
-                    "latency": dict(self._latency)}
+            faults = [{"api": a, "errcode": f, "remaining": n} for a, f, n in self._faults]
+            return {"faults": faults, "latency": dict(self._latency)}
 
 
 class DropMiddleware:

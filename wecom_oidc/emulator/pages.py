@@ -5,9 +5,19 @@ parts of the web/QR login (§3). Error pages answer HTTP 200, as WeCom's do; the
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
-from flask import (Blueprint, Flask, Response, current_app, make_response, redirect,
-                   render_template, request, url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from werkzeug.wrappers import Response
 
 from .i18n import page_lang, texts
 from .state import EmulatorState
@@ -174,7 +184,8 @@ def confirm() -> Response | str:
     agentid = check_app(params, agentid_required=True)
     person = phone_person()
     if person is None:
-        return redirect(url_for(".authorize", **{k: v for k, v in params.items() if k != "action"}))
+        again = {k: v for k, v in params.items() if k != "action"}
+        return redirect(url_for(".authorize") + "?" + urlencode(again))
     if params.get("action") != "allow":
         check_redirect(params)
         return no_code_redirect(params)

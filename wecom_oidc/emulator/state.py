@@ -10,8 +10,9 @@ import secrets
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .config import EmulatorConfig
 from .directory import Directory, load_directory

@@ -8,7 +8,8 @@ Web-login codes never yield a user_ticket (§3d).
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
+from werkzeug.wrappers import Response
 
 from . import pages
 from .i18n import page_lang, texts
