@@ -324,6 +324,9 @@ def main(port: int = DEFAULT_PORT) -> int:
         return 2
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no per-request lines
     workdir = Path.cwd() / DEMO_DIR
+    # Explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _raise_interrupt)
     try:
         stack = start_stack(workdir, Ports.from_first(port))
     except StackError as e:
@@ -331,7 +334,6 @@ def main(port: int = DEFAULT_PORT) -> int:
         return 1
     except KeyboardInterrupt:  # start_stack has stopped what it had started
         return 130
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         print(BANNER.format(app_url=stack.app_url, bridge_url=stack.bridge_url,
                             emulator_url=stack.emulator_url,
@@ -345,6 +347,10 @@ def main(port: int = DEFAULT_PORT) -> int:
         print("\nStopping the demo ...", flush=True)
         return 0
     finally:
+        # A second Ctrl-C must not cut the stop short: the bridge runs in its own
+        # session and would outlive us.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)
         stack.stop()
 
 
