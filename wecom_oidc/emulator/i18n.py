@@ -8,6 +8,7 @@ TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "html_lang": "zh-CN",
         "emulator": "企业微信模拟器",
+        "banner": "仅供测试，并非真实的企业微信",
         "error_title": "出错了",
         "err_invalid_appid": "appid 参数错误：不是本企业的 CorpID。",
         "err_invalid_agentid": "agentid 参数错误：应用不存在。",
@@ -41,6 +42,7 @@ TEXT: dict[str, dict[str, str]] = {
     "en": {
         "html_lang": "en",
         "emulator": "WeCom emulator",
+        "banner": "for tests only, not the real WeCom",
         "error_title": "Something went wrong",
         "err_invalid_appid": "Invalid appid: not this corp's CorpID.",
         "err_invalid_agentid": "Invalid agentid: no such app.",
