@@ -179,3 +179,25 @@ def test_pages_are_counted(client):
     _as(client, "zhangsan")
     client.get(AUTHORIZE, query_string=_params())
     assert client.get("/_emulator/calls").json["connect/oauth2/authorize"] == 1
+
+
+def test_consent_allow_non_member_code_yields_openid_without_ticket(client, token):
+    _as(client, "outsider")
+    response = _confirm(client, "allow")
+    body = api(client, "auth/getuserinfo", token, code=query(response.location)["code"][0])
+    assert body["openid"] and "user_ticket" not in body
+
+
+def test_consent_without_phone_cookie_goes_back_to_authorize(client):
+    response = _confirm(client, "allow")
+    assert response.status_code == 302
+    assert response.location.startswith(AUTHORIZE + "?") and "action" not in response.location
+
+
+def test_consent_switch_link_signs_phone_out_and_returns(client):
+    _as(client, "lisi")
+    page = client.get(AUTHORIZE, query_string=_params(scope="snsapi_privateinfo"))
+    switch = re.search(r'<a href="([^"]+)">切换成员</a>', page.get_data(as_text=True)).group(1)
+    response = client.get(switch.replace("&amp;", "&"))
+    assert client.get_cookie("emu_userid") is None
+    assert response.location.startswith(AUTHORIZE + "?")
