@@ -87,6 +87,6 @@ def test_every_errcode_the_emulator_emits_has_a_test():
 
     here = pathlib.Path(__file__).parent
     text = "\n".join(p.read_text(encoding="utf-8") for p in here.glob("test_*.py")
-                     if p.name != "test_config.py")
+                     if p.name != "test_emulator_config.py")
     untested = [code for code in ERRMSG if not re.search(rf"(?<![\d.]){code}(?!\d)", text)]
     assert untested == []
