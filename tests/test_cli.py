@@ -1,0 +1,47 @@
+"""The `wecom-oidc` command as an admin runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wecom_oidc.cli", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=60,
+                          env={"PATH": "/usr/bin:/bin"})
+
+
+def test_cli_check_config_example_ok(tmp_path):
+    r = run("--config", str(EXAMPLE), "check-config", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "issuer https://sso.example.com" in r.stdout
+    assert "replace-me" not in r.stdout + r.stderr
+
+
+def test_cli_check_config_lists_every_problem_with_file_and_key(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('issuer = "http://sso.example.com"\n[wecom]\ncorp_id = "ww1"\n'
+                   '[tokens]\ncode_ttl = 5000\n', encoding="utf-8")
+    r = run("--config", str(bad), "check-config", cwd=tmp_path)
+    assert r.returncode == 2
+    for key in ("issuer", "wecom.agent_id", "wecom.secret", "clients", "tokens.code_ttl"):
+        assert f"{bad}: {key}:" in r.stderr, key
+
+
+def test_cli_check_config_missing_file_says_so(tmp_path):
+    r = run("--config", str(tmp_path / "nope.toml"), "check-config", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "file not found" in r.stderr
+
+
+def test_cli_keys_generate_adds_a_private_key_readable_by_owner_only(tmp_path):
+    r = run("keys", "generate", "--dir", str(tmp_path / "keys"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    (key,) = (tmp_path / "keys").glob("*.pem")
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
