@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_PORT ?= 9000
 
 .PHONY: install browser demo test serve bench lint clean
 
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/wecom-oidc demo
+	$(BIN)/wecom-oidc demo --port $(DEMO_PORT)
 
 serve: $(STAMP)
 	$(BIN)/wecom-oidc serve
@@ -27,10 +28,12 @@ test: $(STAMP) browser
 # by a test tool). Installed here when missing and we may; otherwise those tests skip
 # outside CI and fail in CI.
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing chromium for the browser tests"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium fonts-wqy-zenhei >/dev/null \
+	      || echo "could not install chromium: browser tests will skip (and fail in CI)"; \
 	  else \
 	    echo "chromium not found and cannot be installed here: browser tests will skip"; \
 	  fi; }
