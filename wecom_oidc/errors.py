@@ -25,7 +25,8 @@ class StoreUnavailable(BridgeError):
 class UpstreamError(BridgeError):
     """The upstream (WeCom) login failed. `public` may be shown to the user,
     `detail` goes only to the log. `code` is an upstream error number
-    (WeCom errcode) when there is one, `hint` what the admin should fix."""
+    (WeCom errcode) when there is one, `hint` what the admin should fix.
+    `reason` is a key the web layer uses to show `public` in the page's language."""
 
     def __init__(
         self,
@@ -35,8 +36,10 @@ class UpstreamError(BridgeError):
         code: int | None = None,
         hint: str = "",
         status: int = 502,
+        reason: str = "",
     ):
         self.public = public
+        self.reason = reason
         self.detail = detail or public
         self.code = code
         self.hint = hint
@@ -48,8 +51,9 @@ class UpstreamDenied(UpstreamError):
     """The upstream authenticated someone who may not log in (non-member,
     disabled, departed, outside the app's visible range). Maps to access_denied."""
 
-    def __init__(self, public: str, detail: str = "", *, code: int | None = None, hint: str = ""):
-        super().__init__(public, detail, code=code, hint=hint, status=403)
+    def __init__(self, public: str, detail: str = "", *, code: int | None = None,
+                 hint: str = "", reason: str = ""):
+        super().__init__(public, detail, code=code, hint=hint, status=403, reason=reason)
 
 
 class LoginStateError(BridgeError):

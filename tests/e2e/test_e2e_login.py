@@ -89,7 +89,7 @@ def test_login_disabled_member_refused(stack):
                     allow_redirects=False)
     page = b.get(scanned.headers["Location"], allow_redirects=False)
     assert page.status_code == 403
-    assert "disabled" in page.text or "停用" in page.text
+    assert "禁用" in page.text  # no Accept-Language: Chinese, the default
 
 
 def test_callback_replayed_state_refused(stack):
@@ -111,3 +111,19 @@ def test_discovery_served_by_gunicorn_matches_issuer(stack):
     meta = requests.get(stack.bridge_url + "/.well-known/openid-configuration", timeout=5).json()
     assert meta["issuer"] == stack.bridge_url
     assert meta["token_endpoint"] == stack.bridge_url + "/token"
+
+
+def test_login_refusal_page_speaks_the_browsers_language(stack):
+    for lang, expected in (("zh-CN,zh;q=0.9", "已在本企业通讯录中被禁用"),
+                           ("en-US,en;q=0.9", "is disabled in this company")):
+        rp = RelyingParty(stack)
+        started = rp.start()
+        b = browser()
+        b.headers["Accept-Language"] = lang
+        to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
+        params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
+        scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan",
+                        params={**params, "userid": "disabled"}, allow_redirects=False)
+        page = b.get(scanned.headers["Location"], allow_redirects=False)
+        assert page.status_code == 403
+        assert expected in page.text

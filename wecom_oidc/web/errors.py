@@ -11,7 +11,7 @@ from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import LoginStateError, StoreUnavailable, UpstreamDenied, UpstreamError
-from .i18n import page_lang, texts
+from .i18n import page_lang, texts, upstream_message
 
 log = logging.getLogger("wecom_oidc.web")
 
@@ -65,7 +65,8 @@ def oauth_error_page(err: OAuth2Error) -> Response:
 
 def denied_page(e: UpstreamDenied, back_url: str = "") -> Response:
     log.warning("login denied reason=%s errcode=%s rid=%s", e.detail, e.code, request_id())
-    return error_response(403, "access_denied", e.public, heading="denied", hint=e.hint,
+    return error_response(403, "access_denied", upstream_message(e.reason, e.public, e.code),
+                          heading="denied", hint=e.hint,
                           errcode=e.code, back_url=back_url)
 
 
@@ -78,7 +79,9 @@ def register_error_handlers(app: Flask) -> None:
     def _upstream(e: UpstreamError) -> Response:
         log.error("upstream error status=%s errcode=%s detail=%s rid=%s", e.status, e.code,
                   e.detail, request_id())
-        return error_response(e.status, "upstream_error", e.public, hint=e.hint, errcode=e.code,
+        return error_response(e.status, "upstream_error",
+                              upstream_message(e.reason, e.public, e.code), hint=e.hint,
+                              errcode=e.code,
                               advice=texts()["restart"])
 
     @app.errorhandler(LoginStateError)

@@ -20,6 +20,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found": "页面不存在。",
         "internal": "登录服务出现内部错误，请稍后再试。",
         "request_id": "请求编号",
+        "reason_cancelled": "已取消企业微信登录。",
+        "reason_not_member": "你不是本企业的企业微信成员，无法在此登录。",
+        "reason_not_visible": "你的企业微信账号不在此应用的可见范围内，无法使用此应用。",
+        "reason_disabled": "你的企业微信账号已在本企业通讯录中被禁用。",
+        "reason_not_activated": "你的企业微信账号尚未激活。",
+        "reason_departed": "你的企业微信账号已离开本企业。",
+        "reason_bad_code": "企业微信登录凭证无效、已过期或已被使用，请重新登录。",
+        "reason_transport": "企业微信暂时没有响应，请稍后再试。",
+        "reason_rate_limited": "企业微信正在限制本服务器的请求，请一分钟后再试。",
+        "reason_refused": "企业微信拒绝了请求（错误码 {code}）。",
     },
     "en": {
         "title": "Sign in with WeCom",
@@ -37,6 +47,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "not_found": "There is no such page.",
         "internal": "The sign-in service hit an internal error. Please try again soon.",
         "request_id": "Request id",
+        "reason_cancelled": "The WeCom login was cancelled.",
+        "reason_not_member": "You are not a member of this company in WeCom, so you cannot "
+                             "sign in here.",
+        "reason_not_visible": "Your WeCom account may not use this app.",
+        "reason_disabled": "Your WeCom account is disabled in this company's directory.",
+        "reason_not_activated": "Your WeCom account has not been activated yet.",
+        "reason_departed": "Your WeCom account has left this company.",
+        "reason_bad_code": "The WeCom login code is invalid, expired or already used. "
+                           "Please sign in again.",
+        "reason_transport": "WeCom did not answer. Please try again in a moment.",
+        "reason_rate_limited": "WeCom is limiting requests from this server right now. "
+                               "Please try again in a minute.",
+        "reason_refused": "WeCom refused the request (errcode {code}).",
     },
 }
 
@@ -54,3 +77,9 @@ def page_lang() -> str:
 
 def texts() -> dict[str, str]:
     return TEXTS[page_lang()]
+
+
+def upstream_message(reason: str, fallback: str, code: int | None = None) -> str:
+    """The person-facing text of an upstream failure, in the page's language."""
+    text = texts().get("reason_" + reason) if reason else None
+    return text.format(code=code) if text else fallback
