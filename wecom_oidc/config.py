@@ -67,6 +67,12 @@ class ClientSettings:
     client_secret: Secret | None = None
     post_logout_redirect_uris: tuple[str, ...] = ()
     name: str = ""
+    # "offline_access": a refresh token when that scope is granted; "always"; "never".
+    refresh_tokens: str = "offline_access"
+    backchannel_logout_uri: str = ""
+    frontchannel_logout_uri: str = ""
+    # "RS256" (default) or "ES256" for this client's ID tokens.
+    id_token_signed_response_alg: str = "RS256"
 
     @property
     def is_public(self) -> bool:
@@ -98,6 +104,17 @@ class TokenSettings:
     access_token_ttl: int = 3600
     id_token_ttl: int = 3600
     login_state_ttl: int = 600
+    refresh_token_ttl: int = 30 * 86400
+    # How long a refresh may trust the last WeCom check of the member (user/get).
+    member_recheck_ttl: int = 300
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """The bridge's own login session (so a second app skips the WeCom scan)."""
+
+    lifetime: int = 8 * 3600
+    cookie_name: str = "wecom_oidc_session"
 
 
 @dataclass(frozen=True)
@@ -123,6 +140,7 @@ class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     tokens: TokenSettings = field(default_factory=TokenSettings)
     claims: ClaimsSettings = field(default_factory=ClaimsSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
     source: str = "<defaults>"
 
     @property
@@ -302,6 +320,13 @@ class _Validator:
             access_token_ttl=self.positive(t, "tokens", "access_token_ttl", 3600),
             id_token_ttl=self.positive(t, "tokens", "id_token_ttl", 3600),
             login_state_ttl=self.positive(t, "tokens", "login_state_ttl", 600),
+            refresh_token_ttl=self.positive(t, "tokens", "refresh_token_ttl", 30 * 86400),
+            member_recheck_ttl=self.positive(t, "tokens", "member_recheck_ttl", 300),
+        )
+        se = self.section("session")
+        session = SessionSettings(
+            lifetime=self.positive(se, "session", "lifetime", SessionSettings.lifetime),
+            cookie_name=self.get(se, "session", "cookie_name", str, SessionSettings.cookie_name),
         )
         if not 60 <= tokens.code_ttl <= 600:
             self.problem("tokens.code_ttl", "must be between 60 and 600 seconds (RFC 9700)")
@@ -322,7 +347,8 @@ class _Validator:
             raise ConfigError(self.problems)
         assert wecom is not None
         return Settings(issuer=issuer, wecom=wecom, clients=clients, store=store, keys=keys,
-                        server=server, tokens=tokens, claims=claims, source=self.source)
+                        server=server, tokens=tokens, claims=claims, session=session,
+                        source=self.source)
 
     def positive(self, sec: dict, prefix: str, key: str, default: int) -> int:
         value = self.get(sec, prefix, key, int, default)
@@ -399,8 +425,30 @@ class _Validator:
                 client_id=cid, redirect_uris=uris, post_logout_redirect_uris=logout,
                 client_secret=self.secret(c, prefix, "client_secret", required=False),
                 name=self.get(c, prefix, "name", str, ""),
+                refresh_tokens=self.choice(c, prefix, "refresh_tokens",
+                                           ("offline_access", "always", "never")),
+                backchannel_logout_uri=self.logout_uri(c, prefix, "backchannel_logout_uri"),
+                frontchannel_logout_uri=self.logout_uri(c, prefix, "frontchannel_logout_uri"),
+                id_token_signed_response_alg=self.choice(
+                    c, prefix, "id_token_signed_response_alg", ("RS256", "ES256")),
             ))
         return tuple(out)
+
+    def choice(self, sec: dict, prefix: str, key: str, allowed: tuple[str, ...]) -> str:
+        """One of `allowed`; the first is the default."""
+        value = self.get(sec, prefix, key, str, allowed[0])
+        if value not in allowed:
+            self.problem(f"{prefix}.{key}", f"must be one of {', '.join(allowed)}, got {value!r}")
+            return allowed[0]
+        return value
+
+    def logout_uri(self, sec: dict, prefix: str, key: str) -> str:
+        value = self.get(sec, prefix, key, str, "")
+        if value:
+            self.redirect_uri(f"{prefix}.{key}", value)
+            if not value.startswith(("http://", "https://")):
+                self.problem(f"{prefix}.{key}", "must be an http(s) URL")
+        return value
 
     def redirect_uri(self, key: str, uri: str) -> None:
         parts = urlsplit(uri)
