@@ -1,17 +1,34 @@
 """Fixtures for the StateStore conformance suite: every backend is one `store` param.
 
-To add a backend (e.g. Redis), add its name to BACKENDS and a branch in `_open`.
+To add a backend, add its name to BACKENDS and a branch in `_open`.
+
+Time: memory and SQLite measure TTLs with the injected clock, Redis with its server's
+clock. Tests marked `injected_clock` (exact boundaries, no sleeping) run only on
+CLOCK_DRIVEN backends; the `elapse` fixture moves time for every backend (advances the
+fake clock, or really sleeps for Redis), so the real-time TTL tests run everywhere.
+
+Redis: REDIS_URL (default redis://127.0.0.1:6379/15); every test gets its own key prefix
+and its keys are deleted afterwards (never FLUSHDB: the database may be shared). An
+unreachable Redis skips the Redis tests, except under CI, where it fails them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from wecom_oidc.store import MemoryStore, SqliteStore, StateStore
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", "redis"]
+CLOCK_DRIVEN = {"memory", "sqlite"}
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+RUN_PREFIX = f"wecom-oidc-test:{uuid.uuid4().hex[:8]}:"
 
 
 class FakeClock:
@@ -27,21 +44,92 @@ class FakeClock:
         self.now += seconds
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "injected_clock: the test drives TTLs with the fake clock; it runs only "
+                   "on backends that measure TTLs with the injected clock")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store" not in metafunc.fixturenames:
+        return
+    needs_clock = metafunc.definition.get_closest_marker("injected_clock") is not None
+    backends = [b for b in BACKENDS if b in CLOCK_DRIVEN or not needs_clock]
+    metafunc.parametrize("store", backends, indirect=True)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
-def _open(backend: str, tmp_path, clock: FakeClock) -> StateStore:
+def redis_or_skip(url: str = REDIS_URL):
+    """A live redis-py client for `url`, or skip (fail under CI) when Redis is down."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        message = f"Redis at {url} unreachable ({exc}); set REDIS_URL or start redis-server"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return client
+
+
+def delete_prefix(client, prefix: str) -> int:
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        client.delete(*keys)
+    return len(keys)
+
+
+def prefixed_url(url: str, prefix: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}key_prefix={prefix}"
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of its own for one test, its keys deleted afterwards."""
+    client = redis_or_skip()
+    prefix = f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}:"
+    try:
+        yield prefix
+    finally:
+        delete_prefix(client, prefix)
+        client.close()
+
+
+def _open(backend: str, request, tmp_path, clock: FakeClock) -> StateStore:
     if backend == "memory":
         return MemoryStore(clock=clock)
     if backend == "sqlite":
         return SqliteStore(tmp_path / "state" / "store.db", clock=clock)
+    if backend == "redis":
+        from wecom_oidc.store.redis import RedisStore
+
+        prefix = request.getfixturevalue("redis_prefix")
+        return RedisStore.from_url(prefixed_url(REDIS_URL, prefix))
     raise AssertionError(backend)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def store(request, tmp_path, clock) -> Iterator[StateStore]:
-    s = _open(request.param, tmp_path, clock)
+    s = _open(request.param, request, tmp_path, clock)
     yield s
     s.close()
+
+
+@pytest.fixture
+def backend(request) -> str:
+    return request.node.callspec.params["store"]
+
+
+@pytest.fixture
+def elapse(backend: str, clock: FakeClock) -> Callable[[float], None]:
+    """Let `seconds` pass for the store under test."""
+    if backend in CLOCK_DRIVEN:
+        return clock.advance
+    return time.sleep

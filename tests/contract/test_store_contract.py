@@ -97,6 +97,7 @@ def test_store_non_json_record_raises(store: StateStore):
 # -- TTL --------------------------------------------------------------------------------
 
 
+@pytest.mark.injected_clock
 def test_store_get_after_ttl_returns_none(store: StateStore, clock):
     store.put("code", "k", {"v": 1}, ttl=10)
     clock.advance(9.9)
@@ -105,18 +106,55 @@ def test_store_get_after_ttl_returns_none(store: StateStore, clock):
     assert store.get("code", "k") is None
 
 
+@pytest.mark.injected_clock
 def test_store_take_after_ttl_returns_none(store: StateStore, clock):
     store.put("code", "k", {"v": 1}, ttl=10)
     clock.advance(11)
     assert store.take("code", "k") is None
 
 
+@pytest.mark.injected_clock
 def test_store_put_refreshes_ttl(store: StateStore, clock):
     store.put("code", "k", {"v": 1}, ttl=10)
     clock.advance(8)
     store.put("code", "k", {"v": 2}, ttl=10)
     clock.advance(8)
     assert store.get("code", "k") == {"v": 2}
+
+
+# Real time: every backend, Redis by its own clock (ms TTLs), the others by `elapse`
+# advancing the fake clock. Margins are wide enough for a loaded machine.
+
+
+def test_store_short_ttl_expires_in_real_time(store: StateStore, elapse):
+    store.put("code", "k", {"v": 1}, ttl=0.4)
+    elapse(0.1)
+    assert store.get("code", "k") == {"v": 1}
+    elapse(0.4)
+    assert store.get("code", "k") is None
+    assert store.take("code", "k") is None
+
+
+def test_store_put_refreshes_ttl_in_real_time(store: StateStore, elapse):
+    store.put("code", "k", {"v": 1}, ttl=0.6)
+    elapse(0.35)
+    store.put("code", "k", {"v": 2}, ttl=0.6)
+    elapse(0.35)
+    assert store.get("code", "k") == {"v": 2}
+
+
+def test_store_add_over_expired_record_in_real_time(store: StateStore, elapse):
+    assert store.add("lock", "k", {"owner": "a"}, ttl=0.2) is True
+    assert store.add("lock", "k", {"owner": "b"}, ttl=0.2) is False
+    elapse(0.3)
+    assert store.add("lock", "k", {"owner": "b"}, ttl=10) is True
+    assert store.get("lock", "k") == {"owner": "b"}
+
+
+def test_store_sub_millisecond_ttl_is_accepted_and_expires(store: StateStore, elapse):
+    store.put("code", "k", {"v": 1}, ttl=0.0001)
+    elapse(0.05)
+    assert store.get("code", "k") is None
 
 
 # -- add (insert-if-absent) ---------------------------------------------------------------
@@ -133,6 +171,7 @@ def test_store_add_when_present_refuses_and_keeps_first(store: StateStore):
     assert store.get("lock", "k") == {"owner": "a"}
 
 
+@pytest.mark.injected_clock
 def test_store_add_over_expired_row_inserts(store: StateStore, clock):
     store.add("lock", "k", {"owner": "a"}, ttl=10)
     clock.advance(10)
@@ -183,6 +222,15 @@ def test_store_revoke_grant_unknown_returns_zero(store: StateStore):
     store.put("code", "c", {"grant_id": "g1"}, ttl=60)
     assert store.revoke_grant("nope") == 0
     assert store.revoke_grant("") == 0
+
+
+def test_store_revoke_grant_outlives_shorter_later_member(store: StateStore, elapse):
+    # The family index must live as long as its longest-lived member, not its last one.
+    store.put("refresh_token", "long", {"grant_id": "g1"}, ttl=60)
+    store.put("code", "short", {"grant_id": "g1"}, ttl=0.1)
+    elapse(0.3)
+    assert store.revoke_grant("g1") >= 1
+    assert store.get("refresh_token", "long") is None
 
 
 def test_store_revoke_grant_follows_upsert(store: StateStore):

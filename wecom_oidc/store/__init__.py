@@ -10,15 +10,18 @@ from urllib.parse import urlsplit
 
 from .base import Clock, StateStore, hash_key
 from .memory import MemoryStore
+from .redis_url import is_redis_url
 from .sqlite import SqliteStore
 
 __all__ = ["MemoryStore", "SqliteStore", "StateStore", "hash_key", "open_store", "sqlite_path"]
 
-SUPPORTED = "memory:// or sqlite:///relative/path.db or sqlite:////absolute/path.db"
+SUPPORTED = ("memory://, sqlite:///relative/path.db, sqlite:////absolute/path.db or a Redis "
+             "URL (redis://, rediss://, redis+sentinel://, redis+cluster://)")
 
 
 def open_store(url: str, *, clock: Clock = time.time) -> StateStore:
-    """Open the store named by `url`; ValueError (with the accepted forms) otherwise."""
+    """Open the store named by `url`; ValueError (with the accepted forms) otherwise.
+    Redis keeps TTLs by its own clock, so `clock` only drives memory and SQLite."""
     scheme = urlsplit(url).scheme.lower() if isinstance(url, str) else ""
     if scheme == "memory":
         if url.rstrip("/").lower() != "memory:":
@@ -26,11 +29,11 @@ def open_store(url: str, *, clock: Clock = time.time) -> StateStore:
         return MemoryStore(clock=clock)
     if scheme == "sqlite":
         return SqliteStore(sqlite_path(url), clock=clock)
-    if scheme in ("redis", "rediss", "unix"):
-        raise ValueError(
-            f"store url scheme {scheme!r} is not supported yet (Redis support is planned); "
-            f"use {SUPPORTED}"
-        )
+    if is_redis_url(url):
+        # Imported here: redis-py is only loaded by deployments that use it.
+        from .redis import RedisStore
+
+        return RedisStore.from_url(url)
     raise ValueError(f"unsupported store url {url!r}; use {SUPPORTED}")
 
 

@@ -1,0 +1,252 @@
+"""Redis StateStore: the store that several bridge replicas share.
+
+Redis does the work itself: TTL is Redis expiry (PX, milliseconds, measured on the
+server's clock, so the injected clock is not used for TTLs), `take` is GETDEL (atomic,
+Redis >= 6.2), `add` is SET NX PX. Keys are `<prefix>r:<sha256(kind:key)>` (hash_key,
+like every store), so a code or token never sits in Redis raw.
+
+Token families: a record carrying a grant_id is also listed in the set
+`<prefix>g:<sha256(grant:<grant_id>)>`, whose expiry is kept >= its members'.
+revoke_grant deletes the members still carrying that grant_id (a later put may have moved
+a key to another grant), then the set.
+- Standalone / Sentinel: the record write + set update is one Lua script, and so is the
+  revoke, so a revoke never interleaves with a write to the same family.
+- Cluster: a family's records live in many slots (keys are hashes of secret values and
+  cannot carry the grant as a hash tag, since get/take know only the value). So the set
+  stores the member keys; the write is SET then a one-key script on the set, and the
+  revoke reads the set and deletes each member with a one-key compare-and-delete script.
+  Every member is deleted atomically, but a record written into the family *while* it is
+  being revoked may survive (it expires by its own TTL).
+
+Failures (connection refused, timeouts, cluster down, no Sentinel master...) raise
+StoreUnavailable, which the web layer answers with 503; redis-py reconnects by itself on
+the next call, so service resumes when Redis is back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisClusterException
+from redis.retry import Retry
+
+from ..errors import StoreUnavailable
+from .base import check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+from .redis_url import RedisTarget, parse_redis_url
+
+log = logging.getLogger(__name__)
+
+SOCKET_TIMEOUT = 2.0  # a request must not hang on Redis: fail fast, answer 503
+CONNECT_TIMEOUT = 2.0
+HEALTH_CHECK_INTERVAL = 15  # PING an idle pooled connection before reuse (LB/NAT idle cuts)
+
+# SET [NX] PX on the record, then list it in its grant's set and stretch the set's expiry.
+_WRITE = """
+local ok
+if ARGV[3] == '1' then
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX')
+else
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+if not ok then return 0 end
+if KEYS[2] then
+  redis.call('SADD', KEYS[2], KEYS[1])
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  end
+end
+return 1
+"""
+
+# Cluster: the set half of _WRITE (one key, so one slot).
+_GRANT_ADD = """
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+_GRANT_CHECK = """
+local function of_grant(key, grant)
+  local v = redis.call('GET', key)
+  if not v then return false end
+  local ok, rec = pcall(cjson.decode, v)
+  return ok and type(rec) == 'table' and rec['grant_id'] == grant
+end
+"""
+
+# Standalone: the whole family in one script. It reads the members from the set, so it
+# touches keys not passed in KEYS, which standalone Redis allows (Cluster would not).
+_REVOKE = _GRANT_CHECK + """
+local n = 0
+for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if of_grant(key, ARGV[1]) then
+    redis.call('DEL', key)
+    n = n + 1
+  end
+end
+redis.call('DEL', KEYS[1])
+return n
+"""
+
+# Cluster: one member, compare-and-delete.
+_DROP_MEMBER = _GRANT_CHECK + """
+if of_grant(KEYS[1], ARGV[1]) then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+
+def connection_options() -> dict[str, Any]:
+    """Timeouts and retry policy for every connection. Only connection errors are
+    retried (nothing was executed); a timeout is not, since a GETDEL or SET NX may have
+    run: repeating it would report a spent code or a held lock."""
+    return {
+        "socket_timeout": SOCKET_TIMEOUT,
+        "socket_connect_timeout": CONNECT_TIMEOUT,
+        "health_check_interval": HEALTH_CHECK_INTERVAL,
+        "retry": Retry(ExponentialBackoff(cap=0.5, base=0.05), 2,
+                       supported_errors=(redis.ConnectionError,)),
+        "decode_responses": True,
+    }
+
+
+def _connect(target: RedisTarget) -> tuple[Any, list[Any]]:
+    """(the client, extra clients to close)."""
+    options = connection_options()
+    if target.mode == "cluster":
+        from redis.cluster import ClusterNode, RedisCluster
+
+        nodes = [ClusterNode(host, port) for host, port in target.hosts]
+        return RedisCluster(startup_nodes=nodes, **target.credentials, ssl=target.ssl,
+                            **options), []
+    if target.mode == "sentinel":
+        from redis.sentinel import Sentinel
+
+        sentinel_options = {k: options[k] for k in ("socket_timeout", "socket_connect_timeout")}
+        sentinel = Sentinel(target.hosts, sentinel_kwargs={**sentinel_options, "ssl": target.ssl},
+                            ssl=target.ssl, **options)
+        master = sentinel.master_for(target.service, db=target.db, **target.credentials)
+        return master, list(sentinel.sentinels)
+    return redis.Redis.from_url(target.url, **options), []
+
+
+class RedisStore:
+    """StateStore on Redis (standalone, Sentinel or Cluster); see StateStore.
+
+    One client (and its connection pool) per store, created once; redis-py pools are
+    thread-safe and notice a fork, so gunicorn workers never share a socket.
+    """
+
+    def __init__(self, client: Any, *, prefix: str = "wecom-oidc:", cluster: bool = False,
+                 extra_clients: list[Any] | None = None):
+        self._r = client
+        self.prefix = prefix
+        self.cluster = cluster
+        self._extra = extra_clients or []
+        self._write = client.register_script(_WRITE)
+        self._grant_add = client.register_script(_GRANT_ADD)
+        self._revoke = client.register_script(_REVOKE)
+        self._drop_member = client.register_script(_DROP_MEMBER)
+
+    @classmethod
+    def from_url(cls, url: str) -> RedisStore:
+        """redis://, rediss://, unix://, redis+sentinel://, redis+cluster:// (see redis_url);
+        ValueError for a malformed URL."""
+        target = parse_redis_url(url)
+        with _errors():
+            client, extra = _connect(target)
+        return cls(client, prefix=target.prefix, cluster=target.mode == "cluster",
+                   extra_clients=extra)
+
+    # -- keys -------------------------------------------------------------------------
+
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self.prefix}r:{hash_key(kind, key)}"
+
+    def _grant_key(self, grant_id: str) -> str:
+        return f"{self.prefix}g:{hash_key('grant', grant_id)}"
+
+    # -- StateStore ---------------------------------------------------------------------
+
+    def _set(self, kind: str, key: str, record: dict[str, Any], ttl: float, nx: bool) -> bool:
+        check_kind(kind)
+        ms = max(1, math.ceil(check_ttl(ttl) * 1000))
+        rkey, text, grant = self._key(kind, key), dump_record(record), grant_of(record)
+        with _errors():
+            if grant is None:
+                return bool(self._r.set(rkey, text, px=ms, nx=nx))
+            gkey = self._grant_key(grant)
+            if not self.cluster:
+                return bool(self._write(keys=[rkey, gkey], args=[text, ms, "1" if nx else "0"]))
+            if not self._r.set(rkey, text, px=ms, nx=nx):
+                return False
+            self._grant_add(keys=[gkey], args=[rkey, ms])
+            return True
+
+    def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
+        self._set(kind, key, record, ttl, nx=False)
+
+    def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
+        return self._set(kind, key, record, ttl, nx=True)
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        rkey = self._key(kind, key)
+        with _errors():
+            text = self._r.get(rkey)
+        return load_record(text) if text is not None else None
+
+    def take(self, kind: str, key: str) -> dict[str, Any] | None:
+        rkey = self._key(kind, key)
+        with _errors():
+            text = self._r.getdel(rkey)
+        return load_record(text) if text is not None else None
+
+    def delete(self, kind: str, key: str) -> None:
+        rkey = self._key(kind, key)
+        with _errors():
+            self._r.delete(rkey)
+
+    def revoke_grant(self, grant_id: str) -> int:
+        if not grant_id:
+            return 0
+        gkey = self._grant_key(grant_id)
+        with _errors():
+            if not self.cluster:
+                return int(self._revoke(keys=[gkey], args=[grant_id]))
+            members = self._r.smembers(gkey)
+            n = sum(int(self._drop_member(keys=[m], args=[grant_id])) for m in members)
+            self._r.delete(gkey)
+            return n
+
+    def ping(self) -> None:
+        with _errors():
+            self._r.ping()
+
+    def close(self) -> None:
+        for client in [self._r, *self._extra]:
+            with contextlib.suppress(redis.RedisError, RedisClusterException, OSError):
+                client.close()
+            pool = getattr(client, "connection_pool", None)
+            if pool is not None:  # Sentinel/explicit pools are not closed by client.close()
+                with contextlib.suppress(redis.RedisError, OSError):
+                    pool.disconnect()
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Any Redis failure becomes StoreUnavailable (its text names no key or value)."""
+    try:
+        yield
+    except (redis.RedisError, RedisClusterException) as exc:
+        log.warning("store=redis error=%s", type(exc).__name__)
+        raise StoreUnavailable(f"Redis store: {type(exc).__name__}: {exc}") from exc
