@@ -26,6 +26,10 @@ from .token import AccessTokenSource
 
 log = logging.getLogger(__name__)
 
+# Called once per HTTP call to WeCom with (api, errcode, seconds); errcode None when
+# no WeCom answer came back (timeout, connection, HTTP error, not JSON). Metrics hook.
+CallObserver = Callable[[str, "int | None", float], None]
+
 # Query/body fields whose values must never appear in logs or error text.
 _SENSITIVE = ("access_token", "corpsecret", "code", "user_ticket")
 _MAX_ERRMSG = 300
@@ -72,7 +76,9 @@ class WecomClient:
                  timeout: float | tuple[float, float] = (3.05, 10),
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep,
-                 busy_retries: int = 3, backoff: float = 0.2):
+                 busy_retries: int = 3, backoff: float = 0.2,
+                 observer: CallObserver | None = None,
+                 token_observer: Callable[[bool], None] | None = None):
         self._base = api_base_url.rstrip("/") + "/cgi-bin/"
         self.corp_id = corp_id
         self.agent_id = agent_id
@@ -84,6 +90,7 @@ class WecomClient:
         self._sleep = sleep
         self._busy_retries = max(1, busy_retries)
         self._backoff = backoff
+        self._observer = observer
         # The refresh lock must outlive the winner's whole gettoken (all its tries), or a
         # second worker would start another one; waiters wait as long as it may take.
         per_try = sum(timeout) if isinstance(timeout, tuple) else 2 * timeout
@@ -93,7 +100,7 @@ class WecomClient:
         self.tokens = AccessTokenSource(store, self.fetch_token,
                                         cache_key=f"{corp_id}:{agent_id}", clock=clock,
                                         sleep=sleep, lock_ttl=lock_ttl,
-                                        wait_timeout=lock_ttl)
+                                        wait_timeout=lock_ttl, on_lookup=token_observer)
 
     def __repr__(self) -> str:
         return f"WecomClient(corp_id={self.corp_id!r}, agent_id={self.agent_id!r})"
@@ -214,7 +221,9 @@ class WecomClient:
         # access_token/code, so it must not even ride along as __context__.
         if failure is None:
             body, failure = _parse(api, response)
-        ms = (time.monotonic() - started) * 1000
+        elapsed = time.monotonic() - started
+        ms = elapsed * 1000
+        self._observe(api, None if failure is not None else body.get("errcode", 0), elapsed)
         if failure is not None:
             log.info("wecom api=%s error=%r ms=%d", api, failure.reason, ms)
             raise failure
@@ -225,6 +234,14 @@ class WecomClient:
         log.info("wecom api=%s errcode=%s ms=%d", api, errcode, ms)
         hidden = [v for v in (*_values(query), *_values(json or {}), self.__secret) if v]
         raise error_for(api, errcode, _scrub(str(body.get("errmsg", "")), hidden))
+
+    def _observe(self, api: str, errcode: int | None, elapsed: float) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(api, errcode, elapsed)
+        except Exception:  # a metrics hook must never break a login
+            log.exception("wecom call observer failed api=%s", api)
 
 
 def _pooled_session(base_url: str) -> requests.Session:

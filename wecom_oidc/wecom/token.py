@@ -38,7 +38,8 @@ class AccessTokenSource:
     def __init__(self, store: StateStore, fetch: Callable[[], tuple[str, int]], *,
                  cache_key: str, clock: Callable[[], float] = time.time, margin: float = 300,
                  lock_ttl: float = 10, wait_timeout: float = 5,
-                 sleep: Callable[[float], None] = time.sleep, poll_interval: float = 0.05):
+                 sleep: Callable[[float], None] = time.sleep, poll_interval: float = 0.05,
+                 on_lookup: Callable[[bool], None] | None = None):
         self._store = store
         self._fetch = fetch
         self._key = cache_key
@@ -53,6 +54,9 @@ class AccessTokenSource:
         self._memory: tuple[str, float] | None = None  # (token, valid_until)
         self._finished = 0
         self._last_error: Exception | None = None
+        # Told True when get() answers from a cache (memory or store), False when it
+        # calls gettoken itself: the token cache hit/miss metric.
+        self._on_lookup = on_lookup
 
     @property
     def lock_ttl(self) -> float:
@@ -63,11 +67,13 @@ class AccessTokenSource:
         """A cached token, or one fetched by exactly one caller across all workers."""
         token = self._from_memory()
         if token:
+            self._observe(True)
             return token
         arrived = self._finished  # refreshes completed before we started waiting
         with self._mutex:
             token = self._from_memory()
             if token:
+                self._observe(True)
                 return token
             if self._finished != arrived and self._last_error is not None:
                 # A refresh ran while we waited and failed: share its outcome instead of
@@ -99,6 +105,13 @@ class AccessTokenSource:
 
     # -- internals -------------------------------------------------------------------
 
+    def _observe(self, hit: bool) -> None:
+        if self._on_lookup is not None:
+            try:
+                self._on_lookup(hit)
+            except Exception:  # a metrics hook must never break a login
+                log.exception("token cache observer failed")
+
     def _from_memory(self) -> str | None:
         cached = self._memory
         if cached and self._clock() < cached[1]:
@@ -120,6 +133,7 @@ class AccessTokenSource:
         for _ in range(self._polls + 1):
             token = self._from_store()
             if token:
+                self._observe(True)
                 return token
             won, token = self._locked(self._refresh)
             if won and isinstance(token, str):
@@ -131,7 +145,9 @@ class AccessTokenSource:
         # Re-read under the lock: another worker may have stored a token since we looked.
         token = self._from_store()
         if token:
+            self._observe(True)
             return token
+        self._observe(False)
         token, expires_in = self._fetch()
         now = self._clock()
         lifetime = expires_in - self._margin
