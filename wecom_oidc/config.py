@@ -96,6 +96,10 @@ class ServerSettings:
     threads: int = 8
     # Number of trusted reverse proxies in front; X-Forwarded-* is ignored when 0.
     proxy_hops: int = 0
+    # "text" (human) or "json" (one object per line, for log collectors).
+    log_format: str = "text"
+    # Seconds a worker may finish its requests after SIGTERM before it is killed.
+    graceful_timeout: int = 20
 
 
 @dataclass(frozen=True)
@@ -313,6 +317,8 @@ class _Validator:
             workers=self.positive(s, "server", "workers", ServerSettings.workers),
             threads=self.positive(s, "server", "threads", ServerSettings.threads),
             proxy_hops=self.get(s, "server", "proxy_hops", int, 0),
+            log_format=self.choice(s, "server", "log_format", ("text", "json")),
+            graceful_timeout=self.positive(s, "server", "graceful_timeout", 20),
         )
         t = self.section("tokens")
         tokens = TokenSettings(
