@@ -10,6 +10,8 @@ fake clock, or really sleeps for Redis), so the real-time TTL tests run everywhe
 Redis: REDIS_URL (default redis://127.0.0.1:6379/15); every test gets its own key prefix
 and its keys are deleted afterwards (never FLUSHDB: the database may be shared). An
 unreachable Redis skips the Redis tests, except under CI, where it fails them.
+redis-sentinel and redis-cluster run on throwaway redis-server processes started for the
+session (redis_server.py); without the redis-server binary they skip (fail under CI).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 
 from wecom_oidc.store import MemoryStore, SqliteStore, StateStore
 
-BACKENDS = ["memory", "sqlite", "redis"]
+BACKENDS = ["memory", "sqlite", "redis", "redis-sentinel", "redis-cluster"]
 CLOCK_DRIVEN = {"memory", "sqlite"}
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -102,6 +104,41 @@ def redis_prefix() -> Iterator[str]:
         client.close()
 
 
+def _spawn(setup_class, tmp_path_factory):
+    import redis_server
+
+    if redis_server.BINARY is None or redis_server.CLI is None:
+        message = "redis-server / redis-cli not installed"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    setup = setup_class(tmp_path_factory.mktemp("redis"))
+    try:
+        setup.start()
+    except BaseException:
+        setup.stop()
+        raise
+    return setup
+
+
+@pytest.fixture(scope="session")
+def sentinel_url(tmp_path_factory) -> Iterator[str]:
+    import redis_server
+
+    setup = _spawn(redis_server.SentinelSetup, tmp_path_factory)
+    yield setup.url
+    setup.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory) -> Iterator[str]:
+    import redis_server
+
+    setup = _spawn(redis_server.ClusterSetup, tmp_path_factory)
+    yield setup.url
+    setup.stop()
+
+
 def _open(backend: str, request, tmp_path, clock: FakeClock) -> StateStore:
     if backend == "memory":
         return MemoryStore(clock=clock)
@@ -112,6 +149,12 @@ def _open(backend: str, request, tmp_path, clock: FakeClock) -> StateStore:
 
         prefix = request.getfixturevalue("redis_prefix")
         return RedisStore.from_url(prefixed_url(REDIS_URL, prefix))
+    if backend in ("redis-sentinel", "redis-cluster"):
+        from wecom_oidc.store.redis import RedisStore
+
+        # Throwaway servers, stopped after the session: a fresh prefix isolates each test.
+        url = request.getfixturevalue(backend.replace("redis-", "") + "_url")
+        return RedisStore.from_url(prefixed_url(url, f"t{uuid.uuid4().hex[:8]}:"))
     raise AssertionError(backend)
 
 
