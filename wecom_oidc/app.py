@@ -13,6 +13,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .config import Settings
 from .oidc.keys import KeyRing
 from .oidc.provider import Provider
+from .ops.hooks import init_app as init_ops
+from .ops.metrics import Metrics
 from .store import StateStore, open_store
 from .upstream.base import Upstream
 from .web.errors import register_error_handlers
@@ -32,6 +34,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
     # `is None`, not `or`: an empty store has len() 0 and would be replaced.
     store = store if store is not None else open_store(settings.store.url, clock=clock)
+    metrics = Metrics()
+    store = metrics.instrument(store)  # counts store errors for /metrics
     keys = keys or KeyRing.load(settings.keys.dir)
     if upstream is None:
         from .upstream.wecom import WecomUpstream
@@ -40,7 +44,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
         w = settings.wecom
         client = WecomClient(api_base_url=w.api_base_url, corp_id=w.corp_id,
                              agent_id=w.agent_id, secret=w.secret.reveal(), store=store,
-                             timeout=(3.05, w.timeout), clock=clock)
+                             timeout=(3.05, w.timeout), clock=clock,
+                             observer=metrics.wecom_call, token_observer=metrics.token_lookup)
         upstream = WecomUpstream(w, client)
     provider = Provider(settings, store, keys, clock)
 
@@ -50,6 +55,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
                            url_prefix=settings.issuer_path or None)
     app.register_blueprint(make_root_blueprint(settings.wecom.verify_files))
     register_error_handlers(app)
+    init_ops(app, metrics)  # /readyz, /metrics, request ids, login and token metrics
     hops = settings.server.proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,

@@ -1,0 +1,62 @@
+"""How ops plugs into the app without touching the views: request ids, and login and
+token outcomes read off the responses of the callback and token endpoints."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from flask import Flask, Response, g, request
+
+from ..upstream.wecom import is_wecom_client
+from ..web.errors import request_id
+from .health import make_ops_blueprint
+from .metrics import Metrics
+
+# What we accept from a proxy's X-Request-Id: enough for nginx's $request_id or a UUID,
+# nothing that could forge a log line.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def init_app(app: Flask, metrics: Metrics) -> None:
+    """Register /readyz, /metrics and the request hooks on the bridge `app`."""
+    provider = app.extensions["wecom_oidc"]
+    settings = provider.settings
+    prefix = settings.issuer_path
+    app.register_blueprint(make_ops_blueprint(provider, metrics), url_prefix=prefix or None)
+    trust_proxy = settings.server.proxy_hops > 0
+    callback_path, token_path = prefix + "/wecom/callback", prefix + "/token"
+
+    @app.before_request
+    def _take_request_id() -> None:
+        # Only a trusted proxy may name the request (the same rule as X-Forwarded-*).
+        given = request.headers.get("X-Request-Id", "") if trust_proxy else ""
+        if given and _REQUEST_ID.match(given):
+            g.request_id = given
+
+    @app.after_request
+    def _observe(resp: Response) -> Response:
+        if request.path == callback_path:
+            metrics.login(login_outcome(resp), login_mode(request.headers))
+        elif request.path == token_path and request.method == "POST" and resp.status_code == 200:
+            metrics.token_issued(request.form.get("grant_type", ""))
+        resp.headers.setdefault("X-Request-Id", request_id())
+        return resp
+
+
+def login_mode(headers: Any) -> str:
+    """inapp inside the WeCom client (its User-Agent says wxwork), else qr (wecom-api.md §8)."""
+    return "inapp" if is_wecom_client(headers.get("User-Agent", "")) else "qr"
+
+
+def login_outcome(resp: Response) -> str:
+    """success: back to the app with a code; denied: access_denied (declined, refused
+    member); error: anything else (bad state, WeCom or store failure)."""
+    if resp.status_code in (301, 302, 303, 307):
+        target = urlsplit(resp.headers.get("Location", ""))
+        query = parse_qs(target.query or target.fragment)
+        if "code" in query:
+            return "success"
+        return "denied" if query.get("error") == ["access_denied"] else "error"
+    return "denied" if resp.status_code == 403 else "error"

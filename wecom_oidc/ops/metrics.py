@@ -1,0 +1,134 @@
+"""Prometheus metrics: logins, WeCom calls, the token cache, tokens issued, store errors.
+
+Under gunicorn every worker is its own process: `wecom-oidc serve` points
+PROMETHEUS_MULTIPROC_DIR at a fresh folder before any worker starts, each worker
+writes its counts there, and /metrics adds them up (prometheus_client's multiprocess
+mode), so a scrape sees the whole server whichever worker answers it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from ..errors import StoreUnavailable
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_GRANTS = ("authorization_code", "refresh_token")
+# WeCom answers within ~100 ms normally; the client's read timeout is 10 s by default.
+_LATENCY_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """One app's metrics. Its methods are the observers handed to the WeCom client,
+    the token cache and the store wrapper; none of them ever raises."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.logins = Counter("wecom_oidc_logins", "WeCom logins finished at the callback",
+                              ["outcome", "mode"], registry=r)
+        self.wecom_calls = Counter("wecom_oidc_wecom_calls", "HTTP calls to the WeCom API",
+                                   ["api", "errcode"], registry=r)
+        self.wecom_latency = Histogram("wecom_oidc_wecom_call_duration_seconds",
+                                       "WeCom API call latency", ["api"],
+                                       buckets=_LATENCY_BUCKETS, registry=r)
+        self.token_cache = Counter("wecom_oidc_wecom_token_cache",
+                                   "WeCom access_token look-ups: hit (cached) or miss "
+                                   "(this caller ran gettoken)", ["result"], registry=r)
+        self.tokens_issued = Counter("wecom_oidc_tokens_issued",
+                                     "Successful /token responses", ["grant_type"], registry=r)
+        self.store_errors = Counter("wecom_oidc_store_errors",
+                                    "State store operations that failed (StoreUnavailable)",
+                                    ["operation"], registry=r)
+
+    # -- observers -------------------------------------------------------------------
+
+    def wecom_call(self, api: str, errcode: int | None, elapsed: float) -> None:
+        """WecomClient's observer: errcode None = no WeCom answer (timeout, HTTP error)."""
+        self.wecom_calls.labels(api, "transport" if errcode is None else str(errcode)).inc()
+        self.wecom_latency.labels(api).observe(elapsed)
+
+    def token_lookup(self, hit: bool) -> None:
+        self.token_cache.labels("hit" if hit else "miss").inc()
+
+    def login(self, outcome: str, mode: str) -> None:
+        self.logins.labels(outcome, mode).inc()
+
+    def token_issued(self, grant_type: str) -> None:
+        self.tokens_issued.labels(grant_type if grant_type in _GRANTS else "other").inc()
+
+    def store_error(self, operation: str) -> None:
+        self.store_errors.labels(operation).inc()
+
+    def instrument(self, store: Any) -> InstrumentedStore:
+        """`store`, counting every StoreUnavailable it raises."""
+        return InstrumentedStore(store, self.store_error)
+
+    # -- exposition ------------------------------------------------------------------
+
+    def exposition(self) -> tuple[bytes, str]:
+        """(body, content type) for /metrics: every worker's counts when multiprocess."""
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def worker_exited(pid: int) -> None:
+    """gunicorn's child_exit hook: drop a dead worker's live gauges (counters stay)."""
+    if os.environ.get(MULTIPROC_ENV):
+        multiprocess.mark_process_dead(pid)
+
+
+class InstrumentedStore:
+    """A StateStore that counts its backend failures; everything else is the wrapped
+    store's (`wrapped` gives it back)."""
+
+    def __init__(self, wrapped: Any, on_error: Any):
+        self.wrapped = wrapped
+        self._on_error = on_error
+
+    def _run(self, operation: str, *args: Any) -> Any:
+        try:
+            return getattr(self.wrapped, operation)(*args)
+        except StoreUnavailable:
+            self._on_error(operation)
+            raise
+
+    def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
+        self._run("put", kind, key, record, ttl)
+
+    def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
+        return self._run("add", kind, key, record, ttl)
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self._run("get", kind, key)
+
+    def take(self, kind: str, key: str) -> dict[str, Any] | None:
+        return self._run("take", kind, key)
+
+    def delete(self, kind: str, key: str) -> None:
+        self._run("delete", kind, key)
+
+    def revoke_grant(self, grant_id: str) -> int:
+        return self._run("revoke_grant", grant_id)
+
+    def ping(self) -> None:
+        self._run("ping")
+
+    def close(self) -> None:
+        self.wrapped.close()
+
+    def __getattr__(self, name: str) -> Any:  # backend extras (e.g. a Redis client)
+        return getattr(self.wrapped, name)
