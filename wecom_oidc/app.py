@@ -16,7 +16,7 @@ from .oidc.provider import Provider
 from .ops.hooks import init_app as init_ops
 from .ops.metrics import Metrics
 from .store import StateStore, open_store
-from .upstream.base import Upstream
+from .upstream.base import RefreshingUpstream, Upstream
 from .web.errors import register_error_handlers
 from .web.views import make_blueprint, make_root_blueprint
 
@@ -36,7 +36,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     store = store if store is not None else open_store(settings.store.url, clock=clock)
     metrics = Metrics()
     store = metrics.instrument(store)  # counts store errors for /metrics
-    keys = keys or KeyRing.load(settings.keys.dir)
+    keys = keys or KeyRing.load(settings.keys.dir, algs=key_algs(settings))
     if upstream is None:
         from .upstream.wecom import WecomUpstream
         from .wecom.client import WecomClient
@@ -47,7 +47,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
                              timeout=(3.05, w.timeout), clock=clock,
                              observer=metrics.wecom_call, token_observer=metrics.token_lookup)
         upstream = WecomUpstream(w, client)
-    provider = Provider(settings, store, keys, clock)
+    recheck = upstream.refresh if isinstance(upstream, RefreshingUpstream) else None
+    provider = Provider(settings, store, keys, clock, recheck=recheck)
 
     app = Flask(__name__, template_folder="web/templates")
     app.extensions["wecom_oidc"] = provider
@@ -63,3 +64,9 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     log.info("bridge ready issuer=%s clients=%d kid=%s", settings.issuer,
              len(settings.clients), keys.kid)
     return app
+
+
+def key_algs(settings: Settings) -> tuple[str, ...]:
+    """RS256 always; ES256 too when a client asks for it."""
+    wanted = {c.id_token_signed_response_alg for c in settings.clients}
+    return ("RS256", "ES256") if "ES256" in wanted else ("RS256",)

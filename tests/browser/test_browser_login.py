@@ -24,7 +24,7 @@ DISABLED_MEMBER = "disabled"  # also in the directory: departed, zhengshi (not a
 def _back_home(page, stack) -> None:
     # The in-app URL ends in #wechat_redirect, and a browser keeps a fragment
     # across redirects whose Location has none (RFC 9110 §10.2.2).
-    page.wait_for_url(re.compile(re.escape(stack.app_url + "/") + "(#.*)?$"))
+    page.wait_for_url(re.compile(re.escape(stack.app_url + "/") + r"(\?[^#]*)?(#.*)?$"))
 
 
 def _qr_page(page, stack) -> None:
@@ -64,6 +64,9 @@ def test_logout_forgets_the_local_session(stack, new_page, shot):
     shot(page, "signed-out")
     expect(page.locator("#login")).to_be_visible()
     expect(page.locator("#userid")).to_have_count(0)
+    # The bridge's session ended too (RP-initiated logout): signing in again goes
+    # back to WeCom instead of straight back in.
+    _qr_page(page, stack)
 
 
 def _in_app_page(stack, new_page, userid: str):

@@ -22,6 +22,8 @@ def test_discovery_issuer_is_the_configured_issuer(http):
 @pytest.mark.parametrize("name,path", [
     ("authorization_endpoint", "/authorize"), ("token_endpoint", "/token"),
     ("userinfo_endpoint", "/userinfo"), ("jwks_uri", "/jwks.json"),
+    ("revocation_endpoint", "/revoke"), ("introspection_endpoint", "/introspect"),
+    ("end_session_endpoint", "/end_session"),
 ])
 def test_discovery_endpoint_is_below_issuer_and_served(http, name, path):
     url = discovery(http)[name]
@@ -33,7 +35,7 @@ def test_discovery_lists_exactly_what_the_server_does(http):
     d = discovery(http)
     assert d["response_types_supported"] == ["code"]
     assert d["response_modes_supported"] == ["query"]
-    assert d["grant_types_supported"] == ["authorization_code"]
+    assert d["grant_types_supported"] == ["authorization_code", "refresh_token"]
     assert d["code_challenge_methods_supported"] == ["S256"]
     assert d["id_token_signing_alg_values_supported"] == ["RS256"]
     assert d["subject_types_supported"] == ["public"]
@@ -43,10 +45,16 @@ def test_discovery_lists_exactly_what_the_server_does(http):
     assert d["request_parameter_supported"] is False
     assert d["request_uri_parameter_supported"] is False
     assert d["claims_parameter_supported"] is False
+    assert d["backchannel_logout_supported"] is True
+    assert d["backchannel_logout_session_supported"] is True
+    assert d["frontchannel_logout_supported"] is True
+    assert sorted(d["introspection_endpoint_auth_methods_supported"]) == [
+        "client_secret_basic", "client_secret_post"]
 
 
 def test_discovery_scopes_include_openid_and_only_served_ones(http):
-    assert discovery(http)["scopes_supported"] == ["openid", "profile", "email", "phone"]
+    assert discovery(http)["scopes_supported"] == ["openid", "profile", "email", "phone",
+                                                   "offline_access"]
 
 
 def test_discovery_claims_cover_every_released_claim(http):
@@ -57,8 +65,8 @@ def test_discovery_claims_cover_every_released_claim(http):
 
 def test_discovery_has_no_endpoint_the_server_lacks(http):
     d = discovery(http)
-    for absent in ("end_session_endpoint", "registration_endpoint", "revocation_endpoint",
-                   "introspection_endpoint"):
+    for absent in ("registration_endpoint", "pushed_authorization_request_endpoint",
+                   "device_authorization_endpoint"):
         assert absent not in d
 
 

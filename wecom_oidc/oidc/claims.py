@@ -7,7 +7,7 @@ from typing import Any
 from ..config import ClaimsSettings
 from ..identity import Identity
 
-SCOPES = ("openid", "profile", "email", "phone")
+SCOPES = ("openid", "profile", "email", "phone", "offline_access")
 SCOPE_CLAIMS = {
     "openid": ("sub",),
     "profile": ("name", "preferred_username", "picture", "gender"),
@@ -15,7 +15,7 @@ SCOPE_CLAIMS = {
     "phone": ("phone_number", "phone_number_verified"),
 }
 CLAIMS_SUPPORTED = tuple(c for names in SCOPE_CLAIMS.values() for c in names) + (
-    "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash")
+    "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid")
 
 
 def all_claims(identity: Identity, settings: ClaimsSettings) -> dict[str, Any]:

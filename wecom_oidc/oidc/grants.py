@@ -1,5 +1,6 @@
-"""The authorization code grant with OpenID Connect and PKCE, wired to our store
-and keys. Authlib stays the only validator of the protocol parameters."""
+"""The authorization code and refresh token grants with OpenID Connect and PKCE,
+wired to our store and keys. Authlib stays the only validator of the protocol
+parameters."""
 
 from __future__ import annotations
 
@@ -7,13 +8,18 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidGrantError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.grants import OpenIDCode
 
 from .claims import claims_for_scope
-from .keys import SIGNING_ALG
+from ..errors import UpstreamDenied
 from .models import AuthorizationCode, Client, User
 
 if TYPE_CHECKING:
@@ -24,20 +30,24 @@ log = logging.getLogger(__name__)
 CODE = "code"
 USED_CODE = "code_used"
 ACCESS_TOKEN = "access_token"
-
-
-def new_grant_id() -> str:
-    return secrets.token_urlsafe(16)
+REFRESH_TOKEN = "refresh_token"
+USED_REFRESH_TOKEN = "refresh_token_used"
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
 def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
     """The code grant class bound to one provider (Authlib instantiates it per request)."""
 
     class CodeGrant(grants.AuthorizationCodeGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+        TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
         def generate_authorization_code(self) -> str:
             return secrets.token_urlsafe(32)
+
+        def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
+                           expires_in: Any = None, include_refresh_token: bool = True) -> Any:
+            include = self.request.client.wants_refresh_token(scope or "")
+            return super().generate_token(user, scope, grant_type, expires_in, include)
 
         def save_authorization_code(self, code: str, request: Any) -> None:
             user: User = request.user
@@ -46,26 +56,18 @@ def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
                 client_id=request.client.client_id,
                 redirect_uri=request.payload.redirect_uri or "",
                 scope=request.scope, sub=user.sub, claims=user.claims,
-                auth_time=user.auth_time, grant_id=new_grant_id(),
-                nonce=data.get("nonce") or None,
+                auth_time=user.auth_time, grant_id=user.sid, sid=user.sid,
+                identity=user.identity, nonce=data.get("nonce") or None,
                 code_challenge=data.get("code_challenge") or None,
                 code_challenge_method="S256" if data.get("code_challenge") else None,
             )
             provider.store.put(CODE, code, record.to_record(), provider.settings.tokens.code_ttl)
 
         def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-            store = provider.store
-            record = store.take(CODE, code)
+            record = take_once(provider, CODE, USED_CODE, code,
+                               provider.settings.tokens.access_token_ttl)
             if record is None:
-                used = store.get(USED_CODE, code)
-                if used:
-                    # A replayed code means it leaked: kill what it bought (RFC 6749 §4.1.2).
-                    n = store.revoke_grant(used["grant_id"])
-                    log.warning("authorization code reused client=%s; revoked %d token(s)",
-                                client.client_id, n)
                 return None
-            store.put(USED_CODE, code, {"grant_id": record["grant_id"]},
-                      provider.settings.tokens.access_token_ttl)
             found = AuthorizationCode.from_record(record)
             return found if found.client_id == client.client_id else None
 
@@ -73,14 +75,81 @@ def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
             """Nothing to do: query_authorization_code took the code atomically."""
 
         def authenticate_user(self, authorization_code: AuthorizationCode) -> User:
-            return User(authorization_code.sub, authorization_code.claims,
-                        authorization_code.auth_time)
+            c = authorization_code
+            return User(c.sub, c.claims, c.auth_time, c.sid, c.identity)
 
     return CodeGrant
 
 
+def take_once(provider: Provider, kind: str, used_kind: str, value: str,
+              remember: int) -> dict[str, Any] | None:
+    """Take a single-use credential (code, refresh token). A second use means it
+    leaked: everything born of the same login is revoked (RFC 9700 §2.2.2, §4.14)."""
+    store = provider.store
+    record = store.take(kind, value)
+    if record is None:
+        used = store.get(used_kind, value)
+        if used:
+            n = store.revoke_grant(used["grant_id"])
+            log.warning("%s replayed client=%s; revoked %d record(s) of its login", kind,
+                        used.get("client_id"), n)
+        return None
+    store.put(used_kind, value, {"grant_id": record["grant_id"],
+                                 "client_id": record.get("client_id")}, remember)
+    return record
+
+
+class StoredRefreshToken:
+    """A refresh token record as Authlib's refresh grant sees it."""
+
+    def __init__(self, record: dict[str, Any]):
+        self.record = record
+
+    def check_client(self, client: Client) -> bool:
+        return self.record["client_id"] == client.client_id
+
+    def get_scope(self) -> str:
+        return self.record["scope"]
+
+    def is_expired(self) -> bool:
+        return False  # the store never returns an expired record
+
+    def is_revoked(self) -> bool:
+        return False  # revoked records are deleted
+
+
+def refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
+    """Refresh with rotation: every use returns a new refresh token; reusing an
+    old one revokes the whole login. Each refresh re-checks the member upstream."""
+
+    class RefreshGrant(grants.RefreshTokenGrant):
+        TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+        INCLUDE_NEW_REFRESH_TOKEN = True
+
+        def authenticate_refresh_token(self, refresh_token: str) -> StoredRefreshToken | None:
+            record = take_once(provider, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token,
+                               provider.settings.tokens.refresh_token_ttl)
+            return StoredRefreshToken(record) if record else None
+
+        def authenticate_user(self, refresh_token: StoredRefreshToken) -> User:
+            r = refresh_token.record
+            try:
+                return provider.recheck(User(r["sub"], r["claims"], r["auth_time"], r["sid"],
+                                             r["identity"]))
+            except UpstreamDenied as e:
+                provider.store.revoke_grant(r["grant_id"])
+                log.warning("refresh refused sub=%s: %s; revoked its login", r["sub"], e.detail)
+                raise InvalidGrantError("The person may no longer sign in.") from None
+
+        def revoke_old_credential(self, refresh_token: StoredRefreshToken) -> None:
+            """Nothing to do: authenticate_refresh_token took it atomically."""
+
+    return RefreshGrant
+
+
 class BridgeOpenIDCode(OpenIDCode):
-    """ID tokens signed by the key ring's newest key, with the granted scopes' claims."""
+    """ID tokens signed by the key ring (RS256, or ES256 per client), with the
+    granted scopes' claims, auth_time and the session id."""
 
     def __init__(self, provider: Provider):
         super().__init__(require_nonce=False)
@@ -98,13 +167,14 @@ class BridgeOpenIDCode(OpenIDCode):
         return False
 
     def resolve_client_private_key(self, client: Client) -> Any:
-        return self.provider.keys.signing_key
+        return self.provider.keys.signer(client.id_token_alg)[0]
 
     def get_client_algorithm(self, client: Client) -> str:
-        return SIGNING_ALG
+        return client.id_token_alg
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
-        return {"alg": SIGNING_ALG, "kid": self.provider.keys.kid, "typ": "JWT"}
+        return {"alg": client.id_token_alg, "kid": self.provider.keys.signer(
+            client.id_token_alg)[1], "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         # The provider's clock, like every other TTL (auth_time, code and token expiry).
@@ -114,8 +184,22 @@ class BridgeOpenIDCode(OpenIDCode):
 
     def generate_user_info(self, user: User, scope: str) -> dict[str, Any]:
         if self.provider.settings.claims.claims_in_id_token:
-            return claims_for_scope(user.claims, scope)
-        return {"sub": user.sub}
+            info = claims_for_scope(user.claims, scope)
+        else:
+            info = {"sub": user.sub}
+        # auth_time always (OIDC Core §2; max_age and prompt=login rely on it), and
+        # the session id for back-/front-channel logout.
+        info["auth_time"] = user.auth_time
+        if user.sid:
+            info["sid"] = user.sid
+        return info
+
+
+class RefreshOpenID(BridgeOpenIDCode):
+    """A fresh ID token on refresh (OIDC Core §12.2), with the directory's claims now."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_create_token_response", self.process_token)
 
 
 def require_openid(grant: Any, redirect_uri: str) -> None:

@@ -41,7 +41,18 @@ class Client(ClientMixin):
         if not scope:
             return ""
         wanted = scope.split()
-        return " ".join(s for s in dict.fromkeys(wanted) if s in SCOPES)
+        return " ".join(s for s in dict.fromkeys(wanted) if s in SCOPES and (
+            s != "offline_access" or self.settings.refresh_tokens != "never"))
+
+    def wants_refresh_token(self, scope: str) -> bool:
+        """Per client: always, never, or when offline_access was granted."""
+        mode = self.settings.refresh_tokens
+        return mode == "always" or (mode == "offline_access" and "offline_access" in
+                                    scope.split())
+
+    @property
+    def id_token_alg(self) -> str:
+        return self.settings.id_token_signed_response_alg
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         """Exact match (RFC 9700 §4.1.3), except that a registered loopback
@@ -82,6 +93,8 @@ class Client(ClientMixin):
         return response_type == "code"
 
     def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type == "refresh_token":
+            return self.settings.refresh_tokens != "never"
         return grant_type == "authorization_code"
 
 
@@ -96,6 +109,8 @@ class User:
     sub: str
     claims: dict[str, Any]
     auth_time: int
+    sid: str = ""
+    identity: dict[str, Any] = field(default_factory=dict)  # for re-checks at refresh
 
     def get_user_id(self) -> str:
         return self.sub
@@ -115,7 +130,8 @@ class AuthorizationCode(AuthorizationCodeMixin):
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    sid: str = ""
+    identity: dict[str, Any] = field(default_factory=dict)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri

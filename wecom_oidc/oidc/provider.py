@@ -1,8 +1,11 @@
-"""The OpenID provider: Authlib's authorization server with our grants, plus the
-few things Authlib leaves to us (userinfo lookup, discovery, RFC 9207 `iss`)."""
+"""The OpenID provider: Authlib's authorization server with our grants and
+endpoints, plus what Authlib leaves to us (sessions, token records, userinfo,
+discovery, RFC 9207 `iss`)."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
@@ -15,12 +18,28 @@ from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Response
 
 from ..config import Settings
+from ..identity import Identity
 from ..store.base import StateStore
 from . import redact
 from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
-from .grants import ACCESS_TOKEN, BridgeOpenIDCode, S256CodeChallenge, code_grant
-from .keys import SIGNING_ALG, KeyRing
+from .endpoints import introspection_endpoint, revocation_endpoint
+from .grants import (
+    ACCESS_TOKEN,
+    AUTH_METHODS,
+    REFRESH_TOKEN,
+    BridgeOpenIDCode,
+    RefreshOpenID,
+    S256CodeChallenge,
+    code_grant,
+    refresh_grant,
+)
+from .keys import KeyRing
 from .models import Client, User
+from .session import Sessions
+from .tokens import Jwts
+
+MEMBER_CHECK = "member_check"
+Recheck = Callable[[Identity], Identity]
 
 
 def random_token(*_args: Any, **_kwargs: Any) -> str:
@@ -55,29 +74,52 @@ class Provider:
     """Everything the OIDC endpoints need, built once at startup."""
 
     def __init__(self, settings: Settings, store: StateStore, keys: KeyRing,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, recheck: Recheck | None = None):
         redact.install()
         self.settings = settings
         self.store = store
         self.keys = keys
         self.clock = clock
+        self._recheck = recheck
+        self.jwts = Jwts(keys, settings.issuer, clock)
+        self.sessions = Sessions(store, settings.session, clock)
         self.clients = {c.client_id: Client(c) for c in settings.clients}
         self.server = _Server(query_client=self.clients.get, save_token=self._save_token)
+        ttl = settings.tokens.access_token_ttl
         self.server.load_config({
-            "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": settings.tokens.access_token_ttl},
-            "OAUTH2_ACCESS_TOKEN_GENERATOR": random_token,
+            "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": ttl, "refresh_token": ttl},
+            "OAUTH2_ACCESS_TOKEN_GENERATOR": self._access_token,
             "OAUTH2_REFRESH_TOKEN_GENERATOR": random_token,
         })
         self.server.register_grant(code_grant(self), [BridgeOpenIDCode(self), S256CodeChallenge()])
+        self.server.register_grant(refresh_grant(self), [RefreshOpenID(self)])
+        self.server.register_endpoint(revocation_endpoint(self))
+        self.server.register_endpoint(introspection_endpoint(self))
         self._discovery = self._build_discovery()
 
     def url(self, path: str) -> str:
         return self.settings.issuer + path
 
-    def user_for(self, identity: Any, auth_time: int | None = None) -> User:
-        """The Authlib user for a fresh upstream login."""
+    def user_for(self, identity: Identity, auth_time: int | None = None, sid: str = "") -> User:
+        """The Authlib user for an upstream login."""
         when = int(auth_time if auth_time is not None else self.clock())
-        return User(identity.subject, all_claims(identity, self.settings.claims), when)
+        return User(identity.subject, all_claims(identity, self.settings.claims), when, sid,
+                    identity.to_record())
+
+    def recheck(self, user: User) -> User:
+        """The person as the directory describes them now (refresh): re-read upstream
+        at most once per member_recheck_ttl; UpstreamDenied if they may no longer
+        sign in."""
+        if self._recheck is None:
+            return user
+        cached = self.store.get(MEMBER_CHECK, user.sub)
+        if cached is not None:
+            identity = Identity.from_record(cached)
+        else:
+            identity = self._recheck(Identity.from_record(user.identity))
+            self.store.put(MEMBER_CHECK, user.sub, identity.to_record(),
+                           self.settings.tokens.member_recheck_ttl)
+        return self.user_for(identity, user.auth_time, user.sid)
 
     def resumed_request(self, params: Mapping[str, str]) -> ResumedRequest:
         return ResumedRequest(self.url("/authorize"), params)
@@ -95,16 +137,34 @@ class Provider:
                 f"{location}{sep}iss={quote(self.settings.issuer, safe='')}{fragment}")
         return response
 
+    def _access_token(self, client: Client, grant_type: str, user: User, scope: str) -> str:
+        token, _ = self.jwts.access_token(client_id=client.client_id, sub=user.sub,
+                                          scope=scope, auth_time=user.auth_time,
+                                          ttl=self.settings.tokens.access_token_ttl)
+        return token
+
     def _save_token(self, token: dict[str, Any], request: Any) -> None:
-        code = request.authorization_code
-        record = {"client_id": request.client.client_id, "sub": request.user.sub,
-                  "scope": token.get("scope", ""), "claims": request.user.claims,
-                  "grant_id": code.grant_id if code else None}
-        self.store.put(ACCESS_TOKEN, token["access_token"], record, int(token["expires_in"]))
+        """Records for the tokens just issued: the access token under its jti, the
+        refresh token under its value; both carry the login's grant id (= sid)."""
+        user: User = request.user
+        now = int(self.clock())
+        base = {"client_id": request.client.client_id, "sub": user.sub,
+                "scope": token.get("scope", ""), "claims": user.claims, "iat": now,
+                "grant_id": user.sid or None}
+        ttl = int(token["expires_in"])
+        self.store.put(ACCESS_TOKEN, _jti(token["access_token"]), {**base, "exp": now + ttl},
+                       ttl)
+        if token.get("refresh_token"):
+            rttl = self.settings.tokens.refresh_token_ttl
+            self.store.put(REFRESH_TOKEN, token["refresh_token"], {
+                **base, "exp": now + rttl, "auth_time": user.auth_time, "sid": user.sid,
+                "identity": user.identity}, rttl)
 
     def userinfo(self, access_token: str) -> dict[str, Any] | None:
-        """The claims an access token releases, or None if it is unknown/expired/revoked."""
-        record = self.store.get(ACCESS_TOKEN, access_token)
+        """The claims an access token releases, or None if it is not ours, expired
+        or revoked."""
+        claims = self.jwts.decode(access_token, typ="at+jwt")
+        record = self.store.get(ACCESS_TOKEN, claims["jti"]) if claims else None
         if record is None or "openid" not in record["scope"].split():
             return None
         return claims_for_scope(record["claims"], record["scope"])
@@ -123,15 +183,30 @@ class Provider:
             "scopes_supported": list(SCOPES),
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": [SIGNING_ALG],
-            "token_endpoint_auth_methods_supported": [
-                "client_secret_basic", "client_secret_post", "none"],
+            "id_token_signing_alg_values_supported": self.keys.algs,
+            "token_endpoint_auth_methods_supported": AUTH_METHODS,
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(CLAIMS_SUPPORTED),
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
             "authorization_response_iss_parameter_supported": True,
+            "revocation_endpoint": self.url("/revoke"),
+            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+            "introspection_endpoint": self.url("/introspect"),
+            "introspection_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post"],
+            "end_session_endpoint": self.url("/end_session"),
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
+            "frontchannel_logout_supported": True,
+            "frontchannel_logout_session_supported": True,
         }
+
+
+def _jti(jwt_token: str) -> str:
+    """The jti of a JWT we just signed (no need to verify our own signature)."""
+    payload = jwt_token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]

@@ -5,14 +5,20 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, redirect, request
 
 from ..errors import LoginCancelled, LoginStateError, UpstreamDenied
-from ..oidc.provider import Provider
+from ..oidc.models import User
+from ..oidc.provider import Provider, ResumedRequest
+from ..oidc.session import Session
 from ..upstream.base import Upstream
 from .errors import denied_page, oauth_error_page, request_id
+from .logout import add_logout_route
+from .session_cookie import session_cookie, set_session_cookie
 
 log = logging.getLogger("wecom_oidc.web")
 
@@ -52,10 +58,16 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
 
     @bp.route("/authorize", methods=["GET", "POST"])
     def authorize() -> Response:
+        session = provider.sessions.load(session_cookie(provider))
+        user = _session_user(session, request.values)
         try:
-            grant = server.get_consent_grant(end_user=None)
+            grant = server.get_consent_grant(end_user=user)
         except OAuth2Error as err:
             return _authorization_error(err)
+        if user is not None and session is not None:
+            # A bridge session answers without another WeCom scan (prompt=none too).
+            provider.sessions.add_client(session, grant.request.client.client_id)
+            return _issue(grant, user)
         state = new_login_state()
         store.put(LOGIN, state, {"params": request.values.to_dict()},
                   settings.tokens.login_state_ttl)
@@ -69,6 +81,25 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         log.info("authorize client=%s -> upstream rid=%s", grant.request.client.client_id,
                  request_id())
         return redirect(target, 302)
+
+    def _session_user(session: Session | None, params: Mapping[str, str]) -> User | None:
+        """The session's person, unless this request demands a fresh WeCom login:
+        prompt=login, max_age exceeded, or an id_token_hint naming someone else."""
+        if session is None:
+            return None
+        if "login" in params.get("prompt", "").split():
+            return None
+        max_age = params.get("max_age", "")
+        if max_age.isdigit() and (int(max_age) == 0 or
+                                  provider.clock() - session.auth_time > int(max_age)):
+            return None
+        hint = params.get("id_token_hint")
+        if hint:
+            claims = provider.jwts.decode(hint, check_exp=False)
+            if claims is None or claims.get("sub") != session.sub:
+                return None
+        return User(session.sub, session.claims, session.auth_time, session.sid,
+                    session.identity)
 
     @bp.get("/wecom/callback")
     def wecom_callback() -> Response:
@@ -84,20 +115,36 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         except UpstreamDenied as e:
             return denied_page(e, back_url=_respond(oauth_request, None).headers.get(
                 "Location", ""))
+        client_id = pending["params"].get("client_id", "")
+        # A fresh login replaces whatever session this browser had.
+        provider.sessions.end(session_cookie(provider))
         user = provider.user_for(identity)
-        log.info("login client=%s sub=%s rid=%s", pending["params"].get("client_id"),
-                 user.sub, request_id())
-        return _respond(oauth_request, user)
+        session = provider.sessions.start(sub=user.sub, claims=user.claims,
+                                          identity=user.identity, auth_time=user.auth_time,
+                                          client_id=client_id)
+        user.sid = session.sid
+        log.info("login client=%s sub=%s rid=%s", client_id, user.sub, request_id())
+        resp = _respond(oauth_request, user)
+        set_session_cookie(provider, resp, session.cookie)
+        return resp
 
-    def _respond(oauth_request, user) -> Response:
+    def _respond(oauth_request: ResumedRequest, user: User | None) -> Response:
         """Finish the saved authorization request: a code for `user`, or
         access_denied when there is none."""
         try:
             grant = server.get_consent_grant(request=oauth_request, end_user=user)
         except OAuth2Error as err:
             return _authorization_error(err)
-        return provider.with_iss(server.create_authorization_response(
-            request=oauth_request, grant_user=user, grant=grant))
+        return _issue(grant, user)
+
+    def _issue(grant: Any, user: User | None) -> Response:
+        """The authorization response of an already validated request."""
+        try:
+            status, body, headers = grant.create_authorization_response(grant.redirect_uri, user)
+        except OAuth2Error as err:
+            err.state = grant.request.payload.state
+            return _authorization_error(err)
+        return provider.with_iss(Response(body, status=status, headers=headers))
 
     def _authorization_error(err: OAuth2Error) -> Response:
         # RFC 6749 §4.1.2.1: redirect only once client and redirect_uri are known good.
@@ -109,6 +156,16 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     @bp.post("/token")
     def token() -> Response:
         return server.create_token_response()
+
+    @bp.post("/revoke")
+    def revoke() -> Response:
+        return server.create_endpoint_response("revocation")
+
+    @bp.post("/introspect")
+    def introspect() -> Response:
+        resp = server.create_endpoint_response("introspection")
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
 
     @bp.route("/userinfo", methods=["GET", "POST"])
     def userinfo() -> Response:
@@ -125,6 +182,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
+    add_logout_route(bp, provider)
     return bp
 
 

@@ -1,0 +1,90 @@
+"""Token revocation (RFC 7009) and introspection (RFC 7662) on Authlib's endpoint
+classes. Access tokens are JWTs whose record lives under their jti; refresh tokens
+are opaque and live under their own (hashed) value."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+
+from .grants import ACCESS_TOKEN, AUTH_METHODS, REFRESH_TOKEN
+from .models import Client
+
+if TYPE_CHECKING:
+    from .provider import Provider
+
+
+class StoredToken:
+    """An access or refresh token found in the store."""
+
+    def __init__(self, kind: str, key: str, record: dict[str, Any]):
+        self.kind, self.key, self.record = kind, key, record
+
+    def check_client(self, client: Client) -> bool:
+        return self.record["client_id"] == client.client_id
+
+    def get_scope(self) -> str:
+        return self.record["scope"]
+
+    def is_expired(self) -> bool:
+        return False  # the store never returns an expired record
+
+    def is_revoked(self) -> bool:
+        return False  # revoked records are deleted
+
+
+def find_token(provider: Provider, value: str, hint: str | None) -> StoredToken | None:
+    """Look in the hinted kind first, then the other (RFC 7009 §2.1)."""
+    kinds = [ACCESS_TOKEN, REFRESH_TOKEN]
+    if hint == REFRESH_TOKEN:
+        kinds.reverse()
+    for kind in kinds:
+        if kind == ACCESS_TOKEN:
+            claims = provider.jwts.decode(value, typ="at+jwt")
+            record = provider.store.get(ACCESS_TOKEN, claims["jti"]) if claims else None
+            if record:
+                return StoredToken(kind, claims["jti"], record)  # type: ignore[index]
+        else:
+            record = provider.store.get(REFRESH_TOKEN, value)
+            if record:
+                return StoredToken(kind, value, record)
+    return None
+
+
+def revocation_endpoint(provider: Provider) -> RevocationEndpoint:
+    class Revocation(RevocationEndpoint):
+        # Public clients may revoke their own tokens too (RFC 7009 §2.1).
+        CLIENT_AUTH_METHODS = AUTH_METHODS
+
+        def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+            return find_token(provider, token_string, token_type_hint)
+
+        def revoke_token(self, token: StoredToken, request: Any) -> None:
+            provider.store.delete(token.kind, token.key)
+
+    return Revocation(provider.server)
+
+
+def introspection_endpoint(provider: Provider) -> IntrospectionEndpoint:
+    class Introspection(IntrospectionEndpoint):
+        # Confidential clients only: introspection tells who a token belongs to.
+        CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+        def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+            return find_token(provider, token_string, token_type_hint)
+
+        def check_permission(self, token: StoredToken, client: Client, request: Any) -> bool:
+            # A client may introspect tokens issued to it; anything else is inactive.
+            return token.check_client(client)
+
+        def introspect_token(self, token: StoredToken) -> dict[str, Any]:
+            r = token.record
+            return {"active": True, "client_id": r["client_id"], "sub": r["sub"],
+                    "scope": r["scope"], "exp": int(r["exp"]), "iat": int(r["iat"]),
+                    "iss": provider.settings.issuer, "aud": r["client_id"],
+                    "token_type": "Bearer" if token.kind == ACCESS_TOKEN else "refresh_token",
+                    "username": r["claims"].get("preferred_username", r["sub"])}
+
+    return Introspection(provider.server)

@@ -1,0 +1,74 @@
+"""RP-initiated logout (OIDC RP-Initiated Logout 1.0) at /end_session."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, redirect, render_template, request
+
+from ..oidc.logout import frontchannel_urls, notify_backchannel
+from ..oidc.provider import Provider
+from .errors import error_response, request_id
+from .i18n import page_lang, texts
+from .session_cookie import clear_session_cookie, session_cookie
+
+log = logging.getLogger("wecom_oidc.web")
+
+
+def add_logout_route(bp: Blueprint, provider: Provider) -> None:
+    @bp.route("/end_session", methods=["GET", "POST"])
+    def end_session() -> Response:
+        v = request.values
+        hint = v.get("id_token_hint", "")
+        claims: dict[str, Any] | None = None
+        if hint:
+            claims = provider.jwts.decode(hint, check_exp=False)
+            if claims is None:
+                return _bad("id_token_hint is not an ID token issued by this server.")
+        client_id = v.get("client_id", "")
+        if claims is not None:
+            aud = claims.get("aud")
+            hinted = aud[0] if isinstance(aud, list) and aud else aud
+            if client_id and client_id != hinted:
+                return _bad("client_id does not match the id_token_hint's audience.")
+            client_id = client_id or str(hinted or "")
+        target = v.get("post_logout_redirect_uri", "")
+        if target:
+            client = provider.clients.get(client_id)
+            if client is None:
+                return _bad("post_logout_redirect_uri needs client_id or id_token_hint.")
+            # Exact match only: anything else would be an open redirect.
+            if target not in client.settings.post_logout_redirect_uris:
+                return _bad("post_logout_redirect_uri is not registered for this client.")
+        session = provider.sessions.end(session_cookie(provider))
+        frames: list[str] = []
+        if session is not None:
+            n = provider.store.revoke_grant(session.sid)
+            notify_backchannel(provider, session)
+            frames = frontchannel_urls(provider, session)
+            log.info("logout sub=%s client=%s revoked=%d rid=%s", session.sub, client_id, n,
+                     request_id())
+        if target:
+            if v.get("state"):
+                sep = "&" if "?" in target else "?"
+                target = f"{target}{sep}{urlencode({'state': v['state']})}"
+            resp = redirect(target, 302) if not frames else _page(frames, target)
+        else:
+            resp = _page(frames, "")
+        clear_session_cookie(provider, resp)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+
+def _bad(message: str) -> Response:
+    return error_response(400, "invalid_request", message, advice=texts()["bad_request"])
+
+
+def _page(frames: list[str], continue_url: str) -> Response:
+    """The logged-out page; it loads the apps' front-channel logout URLs, then
+    continues to the app's post_logout_redirect_uri if there is one."""
+    return Response(render_template("logged_out.html", t=texts(), lang=page_lang(),
+                                    heading=texts()["logged_out_title"], frames=frames,
+                                    continue_url=continue_url), mimetype="text/html")
