@@ -253,9 +253,29 @@ def test_config_unsupported_store_url_is_refused(make_settings):
     assert len(problems) == 1 and ": store.url: " in problems[0]
 
 
-def test_config_redis_store_url_is_refused_until_supported(make_settings):
-    problems = problems_of(make_settings, MINIMAL + '\n[store]\nurl = "redis://cache:6379/0"\n')
-    assert len(problems) == 1 and ": store.url: " in problems[0]
+@pytest.mark.parametrize("url", ["redis://cache:6379/0", "rediss://cache:6380/1",
+                                 "redis+sentinel://s1:26379,s2:26379/mymaster/0",
+                                 "redis+cluster://n1:6379,n2:6379"])
+def test_config_redis_store_url_is_accepted_as_shared(make_settings, url):
+    s = make_settings(MINIMAL + f'\n[store]\nurl = "{url}"\n')
+    assert s.store.url == url
+    assert s.store.shared
+
+
+def test_config_sqlite_store_is_not_shared(make_settings):
+    assert not make_settings(MINIMAL).store.shared
+
+
+def test_config_sentinel_url_without_service_is_refused(make_settings):
+    text = MINIMAL + '\n[store]\nurl = "redis+sentinel://s1:26379"\n'
+    problems = problems_of(make_settings, text)
+    assert len(problems) == 1 and ": store.url: " in problems[0] and "SERVICE" in problems[0]
+
+
+def test_config_redis_password_never_in_repr(make_settings):
+    s = make_settings(MINIMAL + '\n[store]\nurl = "redis://app:hunter2@cache:6379/0"\n')
+    assert "hunter2" not in repr(s)
+    assert "redis://app:***@cache:6379/0" in repr(s.store)
 
 
 def test_config_http_redirect_uri_off_loopback_is_refused(make_settings):

@@ -79,9 +79,28 @@ class ClientSettings:
         return self.client_secret is None
 
 
+# Redis store URLs (the store package parses them; config imports nothing of ours).
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel",
+                 "redis+cluster", "rediss+cluster")
+
+
 @dataclass(frozen=True)
 class StoreSettings:
     url: str = "sqlite:///data/wecom-oidc.db"
+
+    @property
+    def shared(self) -> bool:
+        """A store several replicas share (Redis): they must then share everything else
+        that is state, e.g. the signing keys, so none may generate its own."""
+        return urlsplit(self.url).scheme.lower() in REDIS_SCHEMES
+
+    def __repr__(self) -> str:
+        # A Redis URL may carry a password: never in a repr (settings get logged).
+        scheme, sep, rest = self.url.partition("://")
+        userinfo, at, hosts = rest.rpartition("@")
+        if at and ":" in userinfo:
+            rest = f"{userinfo.partition(':')[0]}:***@{hosts}"
+        return f"StoreSettings(url={scheme + sep + rest!r})"
 
 
 @dataclass(frozen=True)
@@ -396,10 +415,16 @@ class _Validator:
         if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
             # Relative SQLite paths are relative to the config file, not the cwd.
             url = "sqlite:///" + str(self.path(url[len("sqlite:///"):]))
+        elif urlsplit(url).scheme.lower() in REDIS_SCHEMES:
+            if url.lower().startswith(("redis+sentinel:", "rediss+sentinel:")) and \
+                    not urlsplit(url).path.strip("/"):
+                self.problem("store.url", "redis+sentinel:// needs the master's service "
+                             "name: redis+sentinel://host:26379,host2:26379/SERVICE/DB")
         elif not url.startswith("sqlite:////") and url.rstrip("/") != "memory:":
-            # open_store() knows only these two; anything else would pass the check
-            # and then stop the server at startup (Redis support is planned).
-            self.problem("store.url", "must be sqlite:///PATH or memory://")
+            # open_store() knows only these; anything else would pass the check
+            # and then stop the server at startup.
+            self.problem("store.url", "must be sqlite:///PATH, memory:// or a Redis URL "
+                         "(redis://, rediss://, redis+sentinel://, redis+cluster://)")
         return StoreSettings(url=url)
 
     def clients(self) -> tuple[ClientSettings, ...]:
