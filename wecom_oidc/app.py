@@ -36,7 +36,9 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     store = store if store is not None else open_store(settings.store.url, clock=clock)
     metrics = Metrics()
     store = metrics.instrument(store)  # counts store errors for /metrics
-    keys = keys or KeyRing.load(settings.keys.dir, algs=key_algs(settings))
+    # A replica sharing a Redis store never generates its own key (see KeyRing.load).
+    keys = keys or KeyRing.load(settings.keys.dir, algs=key_algs(settings),
+                                create=not settings.store.shared)
     if upstream is None:
         from .upstream.wecom import WecomUpstream
         from .wecom.client import WecomClient

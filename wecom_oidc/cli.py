@@ -1,10 +1,13 @@
-"""The `wecom-oidc` command: serve, check-config, keys, emulator, demo."""
+"""The `wecom-oidc` command: serve, check-config, doctor, keys, emulator, demo."""
 
 from __future__ import annotations
 
 import argparse
-import logging
+import atexit
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--bind", help="host:port (default: [server] bind)")
     serve.add_argument("--workers", type=int, help="worker processes")
     serve.add_argument("--threads", type=int, help="threads per worker")
+    serve.add_argument("--graceful-timeout", type=int,
+                       help="seconds to finish requests after SIGTERM ([server] graceful_timeout)")
 
     sub.add_parser("check-config", help="validate the config and print every problem")
+    sub.add_parser("doctor", help="check the live setup end to end (WeCom, keys, store) "
+                                  "and say what to fix")
 
     keys = sub.add_parser("keys", help="manage signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -44,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _setup_logging(fmt: str = "text") -> None:
+    from .ops.logging import configure
+
+    configure(fmt)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -73,8 +81,10 @@ def _serve(args: argparse.Namespace) -> int:
     from .oidc.keys import KeyRing
 
     settings = _settings(args)
+    _setup_logging(settings.server.log_format)
     # Generate the first key here, before workers fork, so they all load the same one.
-    KeyRing.load(settings.keys.dir)
+    # Never with a shared (Redis) store: every replica loads one mounted keys folder.
+    KeyRing.load(settings.keys.dir, create=not settings.store.shared)
     options = {
         "bind": args.bind or settings.server.bind,
         "workers": args.workers or settings.server.workers,
@@ -82,12 +92,37 @@ def _serve(args: argparse.Namespace) -> int:
         # Threads: a slow WeCom call must not block other people's logins.
         "worker_class": "gthread",
         "timeout": 60,
-        "graceful_timeout": 20,
+        "graceful_timeout": args.graceful_timeout or settings.server.graceful_timeout,
         "keepalive": 5,
         "accesslog": None,
+        "logger_class": "wecom_oidc.ops.logging.GunicornJsonLogger",
+        "child_exit": _worker_exited,
     }
+    _fresh_metrics_dir()
     run_gunicorn(lambda: _make_app(settings), options)
     return 0
+
+
+def _fresh_metrics_dir() -> None:
+    """Workers add up their metrics in this folder (prometheus_client multiprocess
+    mode). Fresh at every start, since counts left by a previous run would be added
+    in; set before any worker imports prometheus_client, which reads it on import."""
+    path = tempfile.mkdtemp(prefix="wecom-oidc-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    master = os.getpid()
+    atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, ignore_errors=True))
+
+
+def _worker_exited(server: Any, worker: Any) -> None:
+    from .ops.metrics import worker_exited
+
+    worker_exited(worker.pid)
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from .ops.doctor import main as doctor_main
+
+    return doctor_main(args.config)
 
 
 def _make_app(settings: Settings) -> Any:
@@ -126,6 +161,7 @@ def _demo(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "serve": _serve,
     "check-config": _check_config,
+    "doctor": _doctor,
     "keys": _keys,
     "emulator": _emulator,
     "demo": _demo,

@@ -81,6 +81,14 @@ class KeyRing:
         if problems:
             raise ConfigError(problems)
         missing = [a for a in algs if not any(f.alg == a for f in files)]
+        if missing and not create:
+            # Replicas sharing a store (Redis) must sign with the same keys: a replica
+            # that made its own would issue tokens the others' JWKS does not publish.
+            raise ConfigError([
+                f"keys.dir: no {'/'.join(missing)} key in {path}, and this bridge does not "
+                "generate one because its store is shared with other replicas (Redis); run "
+                f"`wecom-oidc keys generate --dir {path}` once, into the keys folder every "
+                "replica mounts, then start the replicas"])
         if missing:
             raise ConfigError([f"keys.dir: no {'/'.join(missing)} key in {path}; run "
                                "`wecom-oidc keys generate`"])
