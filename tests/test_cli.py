@@ -45,3 +45,22 @@ def test_cli_keys_generate_adds_a_private_key_readable_by_owner_only(tmp_path):
     (key,) = (tmp_path / "keys").glob("*.pem")
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     assert key.read_text().startswith("-----BEGIN PRIVATE KEY-----")
+
+
+def test_cli_keys_rotate_then_prune_keeps_the_old_key_until_tokens_expire(tmp_path):
+    keys = tmp_path / "keys"
+    assert run("keys", "generate", "--dir", str(keys), cwd=tmp_path).returncode == 0
+    assert run("keys", "rotate", "--dir", str(keys), cwd=tmp_path).returncode == 0
+    old, new = sorted(keys.glob("*.pem"))
+    kept = run("keys", "prune", "--dir", str(keys), "--max-token-lifetime", "3600",
+               cwd=tmp_path)
+    assert kept.returncode == 0 and old.exists()  # tokens it signed may still be valid
+    gone = run("keys", "prune", "--dir", str(keys), "--max-token-lifetime", "0", cwd=tmp_path)
+    assert gone.returncode == 0
+    assert not old.exists() and new.exists()
+
+
+def test_cli_keys_generate_es256(tmp_path):
+    r = run("keys", "generate", "--alg", "ES256", "--dir", str(tmp_path / "k"), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "ES256" in r.stdout

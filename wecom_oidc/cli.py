@@ -35,6 +35,17 @@ def main(argv: list[str] | None = None) -> int:
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     gen = keys_sub.add_parser("generate", help="add a new signing key (it signs from now on)")
     gen.add_argument("--dir", help="keys folder (default: [keys] dir of the config)")
+    gen.add_argument("--alg", choices=["RS256", "ES256"], default="RS256")
+    rot = keys_sub.add_parser("rotate", help="add a new key for every algorithm in use; "
+                                             "the old ones stay published until pruned")
+    rot.add_argument("--dir", help="keys folder (default: [keys] dir of the config)")
+    prune = keys_sub.add_parser("prune", help="remove keys replaced longer ago than any "
+                                              "token they signed can live")
+    prune.add_argument("--dir", help="keys folder (default: [keys] dir of the config)")
+    prune.add_argument("--dry-run", action="store_true", help="only list what would go")
+    prune.add_argument("--max-token-lifetime", type=int,
+                       help="seconds (default: the longest of [tokens] id_token_ttl and "
+                            "access_token_ttl)")
 
     emu = sub.add_parser("emulator", help="run the WeCom emulator alone")
     emu.add_argument("args", nargs=argparse.REMAINDER, help="--host, --port, --config")
@@ -69,11 +80,27 @@ def _check_config(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from .oidc.keys import generate_key
+    from .oidc import keys
 
-    directory = args.dir or _settings(args).keys.dir
-    path = generate_key(Path(directory))
-    print(f"new signing key: {path}")
+    settings = None if args.dir else _settings(args)
+    directory = Path(args.dir or settings.keys.dir)  # type: ignore[union-attr]
+    if args.keys_command == "generate":
+        print(f"new {args.alg} signing key: {keys.generate_key(directory, args.alg)}")
+    elif args.keys_command == "rotate":
+        algs = sorted({f.alg for f in keys.read_keys(directory)[0]}) or ["RS256"]
+        for alg in algs:
+            print(f"new {alg} signing key: {keys.generate_key(directory, alg)}")
+        print("Restart (or reload) the bridge so it signs with the new keys; the old keys "
+              "stay in the JWKS until `wecom-oidc keys prune`.")
+    else:
+        lifetime = args.max_token_lifetime
+        if lifetime is None:
+            tokens = (settings or _settings(args)).tokens
+            lifetime = max(tokens.id_token_ttl, tokens.access_token_ttl)
+        for path in keys.prunable(directory, lifetime):
+            if not args.dry_run:
+                path.unlink()
+            print(("would remove " if args.dry_run else "removed ") + str(path))
     return 0
 
 
@@ -84,7 +111,9 @@ def _serve(args: argparse.Namespace) -> int:
     _setup_logging(settings.server.log_format)
     # Generate the first key here, before workers fork, so they all load the same one.
     # Never with a shared (Redis) store: every replica loads one mounted keys folder.
-    KeyRing.load(settings.keys.dir, create=not settings.store.shared)
+    from .app import key_algs
+
+    KeyRing.load(settings.keys.dir, create=not settings.store.shared, algs=key_algs(settings))
     options = {
         "bind": args.bind or settings.server.bind,
         "workers": args.workers or settings.server.workers,
