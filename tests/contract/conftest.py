@@ -16,20 +16,19 @@ session (redis_server.py); without the redis-server binary they skip (fail under
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis_server
+from redis_server import REDIS_URL, delete_prefix, prefixed_url, redis_or_skip
 
 from wecom_oidc.store import MemoryStore, SqliteStore, StateStore
 
 BACKENDS = ["memory", "sqlite", "redis", "redis-sentinel", "redis-cluster"]
 CLOCK_DRIVEN = {"memory", "sqlite"}
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 RUN_PREFIX = f"wecom-oidc-test:{uuid.uuid4().hex[:8]}:"
 
 
@@ -65,33 +64,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def redis_or_skip(url: str = REDIS_URL):
-    """A live redis-py client for `url`, or skip (fail under CI) when Redis is down."""
-    import redis
-
-    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        message = f"Redis at {url} unreachable ({exc}); set REDIS_URL or start redis-server"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
-    return client
-
-
-def delete_prefix(client, prefix: str) -> int:
-    keys = list(client.scan_iter(match=prefix + "*", count=500))
-    if keys:
-        client.delete(*keys)
-    return len(keys)
-
-
-def prefixed_url(url: str, prefix: str) -> str:
-    return f"{url}{'&' if '?' in url else '?'}key_prefix={prefix}"
-
-
 @pytest.fixture
 def redis_prefix() -> Iterator[str]:
     """A key prefix of its own for one test, its keys deleted afterwards."""
@@ -105,13 +77,7 @@ def redis_prefix() -> Iterator[str]:
 
 
 def _spawn(setup_class, tmp_path_factory):
-    import redis_server
-
-    if redis_server.BINARY is None or redis_server.CLI is None:
-        message = "redis-server / redis-cli not installed"
-        if IN_CI:
-            pytest.fail(message)
-        pytest.skip(message)
+    redis_server.binary_or_skip()
     setup = setup_class(tmp_path_factory.mktemp("redis"))
     try:
         setup.start()
@@ -123,8 +89,6 @@ def _spawn(setup_class, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def sentinel_url(tmp_path_factory) -> Iterator[str]:
-    import redis_server
-
     setup = _spawn(redis_server.SentinelSetup, tmp_path_factory)
     yield setup.url
     setup.stop()
@@ -132,8 +96,6 @@ def sentinel_url(tmp_path_factory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def cluster_url(tmp_path_factory) -> Iterator[str]:
-    import redis_server
-
     setup = _spawn(redis_server.ClusterSetup, tmp_path_factory)
     yield setup.url
     setup.stop()

@@ -4,16 +4,55 @@ three-master Cluster. Data lives in memory only; every process is stopped by its
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 BINARY = shutil.which("redis-server")
 CLI = shutil.which("redis-cli")
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def redis_or_skip(url: str = REDIS_URL) -> redis.Redis:
+    """A live redis-py client for `url`, or skip (fail under CI) when Redis is down."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        message = f"Redis at {url} unreachable ({exc}); set REDIS_URL or start redis-server"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return client
+
+
+def binary_or_skip() -> None:
+    """Skip (fail under CI) when redis-server / redis-cli are not installed."""
+    if BINARY is None or CLI is None:
+        message = "redis-server / redis-cli not installed"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> int:
+    """Delete this prefix's keys (never FLUSHDB: the database may be shared)."""
+    keys = list(client.scan_iter(match=prefix + "*", count=500))
+    if keys:
+        client.delete(*keys)
+    return len(keys)
+
+
+def prefixed_url(url: str, prefix: str) -> str:
+    return f"{url}{'&' if '?' in url else '?'}key_prefix={prefix}"
 
 
 def free_port(bus: bool = False) -> int:

@@ -7,7 +7,7 @@ import multiprocessing
 import time
 
 import pytest
-from conftest import REDIS_URL, prefixed_url, redis_or_skip
+from redis_server import REDIS_URL, prefixed_url, redis_or_skip
 
 from wecom_oidc.errors import StoreUnavailable
 from wecom_oidc.store import hash_key, open_store
@@ -97,10 +97,9 @@ def test_redis_unreachable_raises_store_unavailable_quickly():
 
 
 def test_redis_store_recovers_when_the_server_comes_back(tmp_path):
-    from redis_server import BINARY, RedisServer
+    from redis_server import RedisServer, binary_or_skip
 
-    if BINARY is None:
-        pytest.skip("redis-server not installed")
+    binary_or_skip()
     server = RedisServer(tmp_path).start()
     store = open_store(server.url)
     try:
