@@ -1,5 +1,6 @@
-"""CPU per complete login: authorize -> WeCom callback (3 WeCom API calls over
-keep-alive HTTP) -> token (ID token signed) -> userinfo. The code is minted by the
+"""CPU per complete login: authorize -> WeCom callback (2 WeCom API calls over
+keep-alive HTTP, the access_token cached) -> token (ID token and JWT access token
+signed) -> userinfo. The code is minted by the
 emulator before the timer starts; everything timed is the bridge's work."""
 
 from __future__ import annotations
@@ -30,11 +31,28 @@ def one_login(client, callback_host: str, code: str) -> None:
 
 
 def test_bench_complete_login_cpu(benchmark, bridge, mint_code):
-    client = bridge.test_client()
     callback = "http://127.0.0.1:8000/wecom/callback"
-    one_login(client, callback, mint_code("zhangsan", callback))  # warm: token cached
+    one_login(bridge.test_client(), callback, mint_code("zhangsan", callback))  # warm
 
     def setup():
-        return (client, callback, mint_code("zhangsan", callback)), {}
+        # A new browser each round: no bridge session, so every login goes to WeCom.
+        return (bridge.test_client(), callback, mint_code("zhangsan", callback)), {}
 
     benchmark.pedantic(one_login, setup=setup, rounds=200, warmup_rounds=5)
+
+
+def sso_login(client) -> None:
+    """A second app in the same browser: the bridge session answers at once."""
+    back = client.get(AUTHORIZE)
+    our_code = parse_qs(urlsplit(back.headers["Location"]).query)["code"][0]
+    token = client.post("/token", headers={"Authorization": BASIC}, data={
+        "grant_type": "authorization_code", "code": our_code, "redirect_uri": WEB_REDIRECT,
+        "code_verifier": VERIFIER}).get_json()
+    assert token["id_token"]
+
+
+def test_bench_sso_login_with_bridge_session_cpu(benchmark, bridge, mint_code):
+    client = bridge.test_client()
+    callback = "http://127.0.0.1:8000/wecom/callback"
+    one_login(client, callback, mint_code("zhangsan", callback))  # the session
+    benchmark.pedantic(sso_login, args=(client,), rounds=200, warmup_rounds=5)
