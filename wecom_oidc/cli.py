@@ -28,8 +28,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="seconds to finish requests after SIGTERM ([server] graceful_timeout)")
 
     sub.add_parser("check-config", help="validate the config and print every problem")
-    sub.add_parser("doctor", help="check the live setup end to end (WeCom, keys, store) "
-                                  "and say what to fix")
+    doctor = sub.add_parser("doctor", help="check the live setup end to end (WeCom, keys, "
+                                           "store) and say what to fix")
+    doctor.add_argument("--userid", help="also look up this member with user/get")
 
     keys = sub.add_parser("keys", help="manage signing keys")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
@@ -151,7 +152,7 @@ def _worker_exited(server: Any, worker: Any) -> None:
 def _doctor(args: argparse.Namespace) -> int:
     from .ops.doctor import main as doctor_main
 
-    return doctor_main(args.config)
+    return doctor_main(args.config, userid=args.userid)
 
 
 def _make_app(settings: Settings) -> Any:
