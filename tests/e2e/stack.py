@@ -51,9 +51,10 @@ def wait_http(url: str, proc: subprocess.Popen | None = None, timeout: float = 3
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-def bridge_config(port: int, emulator_url: str, workdir: Path, extra: str = "") -> str:
+def bridge_config(port: int, emulator_url: str, workdir: Path, extra: str = "",
+                  issuer: str | None = None) -> str:
     return f"""
-issuer = "http://127.0.0.1:{port}"
+issuer = "{issuer or f'http://127.0.0.1:{port}'}"
 
 [wecom]
 corp_id = "ww_emulated_corp"
@@ -93,6 +94,7 @@ class Stack:
     procs: list[subprocess.Popen] = field(default_factory=list)
     servers: list = field(default_factory=list)
     files: list = field(default_factory=list)
+    issuer: str = ""  # when it differs from bridge_url (an https issuer in front of plain http)
 
     def stop(self) -> None:
         for p in self.procs:
@@ -119,18 +121,24 @@ class Stack:
         return int(self.emu("GET", "calls").get(api, 0))
 
 
-def start_stack(workdir: Path, *, workers: int = 2, extra_config: str = "") -> Stack:
-    """Emulator in a thread, bridge under gunicorn in a subprocess."""
+def start_stack(workdir: Path, *, workers: int = 2, extra_config: str = "",
+                issuer_scheme: str = "http", issuer_path: str = "") -> Stack:
+    """Emulator in a thread, bridge under gunicorn in a subprocess. `issuer_scheme`
+    "https" names an https issuer while gunicorn still serves plain http (as behind
+    a TLS-terminating proxy); `issuer_path` mounts the bridge below a path."""
     port = free_port()
     server, emulator_url = serve(EmulatorConfig(trusted_domains=[f"127.0.0.1:{port}"]))
     config = workdir / "bridge.toml"
-    config.write_text(bridge_config(port, emulator_url, workdir, extra_config), encoding="utf-8")
+    issuer = f"{issuer_scheme}://127.0.0.1:{port}{issuer_path}"
+    config.write_text(bridge_config(port, emulator_url, workdir, extra_config, issuer),
+                      encoding="utf-8")
     log = open(workdir / "bridge.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "wecom_oidc.cli", "--config", str(config), "serve",
          "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", "4"],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    stack = Stack(f"http://127.0.0.1:{port}", emulator_url, workdir, [proc], [server], [log])
+    stack = Stack(f"http://127.0.0.1:{port}{issuer_path}", emulator_url, workdir, [proc],
+                  [server], [log], issuer=issuer)
     try:
         wait_http(stack.bridge_url + "/healthz", proc)
     except Exception:
@@ -143,18 +151,26 @@ class RelyingParty:
     """A relying party built on Authlib's OIDC client, which validates the ID token
     itself (signature via JWKS, iss, aud, exp, nonce, at_hash)."""
 
-    def __init__(self, stack: Stack, *, public: bool = False, scope: str = "openid profile email"):
+    def __init__(self, stack: Stack, *, public: bool = False, scope: str = "openid profile email",
+                 client_id: str | None = None, client_secret: str | None = None,
+                 redirect_uri: str | None = None):
+        """The registered `webapp` (or `cli` when `public`), or any client given by
+        `client_id` (public unless `client_secret`) and its `redirect_uri`."""
         self.stack = stack
         self.app = Flask("relying-party")
         self.app.secret_key = secrets.token_hex(16)
         oauth = OAuth(self.app)
         kwargs = {"scope": scope, "code_challenge_method": "S256"}
-        if public:
+        if client_id is None:
+            client_id = PUBLIC if public else CONFIDENTIAL[0]
+            client_secret = None if public else CONFIDENTIAL[1]
+            redirect_uri = CLI_REDIRECT if public else WEB_REDIRECT
+        if client_secret is None:
             kwargs["token_endpoint_auth_method"] = "none"
-        self.redirect_uri = CLI_REDIRECT if public else WEB_REDIRECT
+        self.client_id, self.client_secret = client_id, client_secret
+        self.redirect_uri = redirect_uri
         self.client = oauth.register(
-            "bridge", client_id=PUBLIC if public else CONFIDENTIAL[0],
-            client_secret=None if public else CONFIDENTIAL[1],
+            "bridge", client_id=client_id, client_secret=client_secret,
             server_metadata_url=stack.bridge_url + "/.well-known/openid-configuration",
             client_kwargs=kwargs)
 
@@ -176,6 +192,18 @@ class RelyingParty:
             userinfo = self.client.userinfo(token=token)
         return token, dict(claims), dict(userinfo)
 
+    def refresh(self, refresh_token: str, **params) -> dict:
+        """A refresh token grant through Authlib's client (raises OAuthError on an
+        error response); `scope` defaults to the client's registered scope."""
+        with self.app.app_context():
+            return self.client.fetch_access_token(grant_type="refresh_token",
+                                                  refresh_token=refresh_token, **params)
+
+    def id_claims(self, token: dict, nonce: str | None = None) -> dict:
+        """The ID token of `token`, validated by Authlib's client against the JWKS."""
+        with self.app.app_context():
+            return dict(self.client.parse_id_token(token, nonce=nonce))
+
 
 def browser(user_agent: str = DESKTOP_UA) -> requests.Session:
     s = requests.Session()
@@ -183,10 +211,12 @@ def browser(user_agent: str = DESKTOP_UA) -> requests.Session:
     return s
 
 
-def qr_login(stack: Stack, auth_url: str, userid: str, ua: str = DESKTOP_UA) -> str:
+def qr_login(stack: Stack, auth_url: str, userid: str, ua: str = DESKTOP_UA,
+             b: requests.Session | None = None) -> str:
     """Desktop: the bridge sends the browser to WeCom's QR page; the member 'scans'.
-    Returns where the bridge finally redirects the browser."""
-    b = browser(ua)
+    Returns where the bridge finally redirects the browser. Pass `b` to keep the
+    browser (and the bridge session cookie it receives)."""
+    b = b if b is not None else browser(ua)
     to_wecom = b.get(auth_url, allow_redirects=False)
     assert to_wecom.status_code == 302, to_wecom.text
     page = urlsplit(to_wecom.headers["Location"])
