@@ -127,8 +127,8 @@ def _connect(target: RedisTarget) -> tuple[Any, list[Any]]:
         from redis.cluster import ClusterNode, RedisCluster
 
         nodes = [ClusterNode(host, port) for host, port in target.hosts]
-        return RedisCluster(startup_nodes=nodes, **target.credentials, ssl=target.ssl,
-                            **options), []
+        node_options: dict[str, Any] = {**target.credentials, "ssl": target.ssl, **options}
+        return RedisCluster(startup_nodes=nodes, **node_options), []
     if target.mode == "sentinel":
         from redis.sentinel import Sentinel
 
