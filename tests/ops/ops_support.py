@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-CLIENT_SECRET = "ops-client-secret-0123456789abcdef"
-REDIRECT = "https://rp.example/callback"
+from e2e.stack import CLI_REDIRECT, CONFIDENTIAL, PUBLIC, WEB_REDIRECT
+
+# The clients the e2e RelyingParty signs in as.
+CLIENT_ID, CLIENT_SECRET = CONFIDENTIAL
 
 
 def emulator_env(emulator_url: str, issuer: str, workdir) -> dict[str, str]:
@@ -21,7 +23,7 @@ def emulator_env(emulator_url: str, issuer: str, workdir) -> dict[str, str]:
         "WECOM_OIDC_KEYS__DIR": str(workdir / "keys"),
         "WECOM_OIDC_CLAIMS__EMAIL_TEMPLATE": "{userid}@corp.example",
         "WECOM_OIDC_CLIENTS": (
-            f'[{{"client_id": "webapp", "client_secret": "{CLIENT_SECRET}", '
-            f'"redirect_uris": ["{REDIRECT}"]}}, '
-            f'{{"client_id": "cli", "redirect_uris": ["http://127.0.0.1:18000/callback"]}}]'),
+            f'[{{"client_id": "{CLIENT_ID}", "client_secret": "{CLIENT_SECRET}", '
+            f'"redirect_uris": ["{WEB_REDIRECT}"]}}, '
+            f'{{"client_id": "{PUBLIC}", "redirect_uris": ["{CLI_REDIRECT}"]}}]'),
     }

@@ -1,6 +1,6 @@
 """Log output: `text` for people, `json` (one object per line) for log collectors.
 
-A JSON line has ts, level, logger, msg, request_id, and one field per `key=value` in
+A JSON line has ts, level, logger, msg, request_id, pid, and one field per `key=value` in
 the message (the codebase logs "login client=%s sub=%s"), so collectors can filter on
 them. Whatever the format, values of secret-bearing keys (code, tokens, tickets,
 secrets) are blanked: a last line of defence, the code already never logs them.
@@ -26,7 +26,7 @@ _SECRET_VALUE = re.compile(rf"(?<![A-Za-z0-9_])({_SECRET_KEYS})(=|\":\s*\")[^&\s
                            re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _FIELD = re.compile(r"(?<![A-Za-z0-9_])([a-z][a-z0-9_]{0,30})=('[^']*'|\"[^\"]*\"|\S+)")
-_RESERVED = {"ts", "level", "logger", "msg", "request_id", "exc"}
+_RESERVED = {"ts", "level", "logger", "msg", "request_id", "pid", "exc"}
 # LogRecord's own attributes: anything else on a record came from `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -55,6 +55,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": msg,
             "request_id": _request_id(),
+            "pid": record.process,
         }
         for key, value in _FIELD.findall(msg):
             if key == "rid" and not entry["request_id"]:

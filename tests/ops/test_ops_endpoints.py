@@ -1,0 +1,133 @@
+"""/readyz, /metrics and request ids on a bridge configured from the environment,
+talking to the WeCom emulator over sockets (one process)."""
+
+from __future__ import annotations
+
+import requests
+from e2e.stack import WECOM_UA, RelyingParty, browser, inapp_login, qr_login
+from flask import Response
+from prometheus_client.parser import text_string_to_metric_families
+
+from wecom_oidc.errors import StoreUnavailable
+from wecom_oidc.ops.hooks import login_mode, login_outcome
+from wecom_oidc.store import MemoryStore
+
+
+def metrics(stack) -> dict[tuple[str, tuple], float]:
+    resp = requests.get(stack.bridge_url + "/metrics", timeout=5)
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for fam in text_string_to_metric_families(resp.text) for s in fam.samples}
+
+
+def value(samples, name: str, **labels) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+class DownStore(MemoryStore):
+    """A store whose backend is gone."""
+
+    def ping(self) -> None:
+        raise StoreUnavailable("connection refused")
+
+
+def test_readyz_store_and_keys_ok_is_200(live_bridge):
+    stack = live_bridge()
+    resp = requests.get(stack.bridge_url + "/readyz", timeout=5)
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok", "checks": {"store": "ok", "keys": "ok"}}
+
+
+def test_readyz_store_down_is_503_naming_the_store_and_counted(live_bridge):
+    stack = live_bridge(store=DownStore())
+    resp = requests.get(stack.bridge_url + "/readyz", timeout=5)
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["store"].startswith("unreachable")
+    assert body["checks"]["keys"] == "ok"
+    assert value(metrics(stack), "wecom_oidc_store_errors_total", operation="ping") == 1
+
+
+def test_metrics_count_logins_by_mode_wecom_calls_cache_and_tokens(live_bridge):
+    stack = live_bridge()
+    for walk in (qr_login, inapp_login):
+        rp = RelyingParty(stack)
+        started = rp.start()
+        rp.finish(walk(stack, started["url"], "zhangsan"), started)
+    m = metrics(stack)
+    assert value(m, "wecom_oidc_logins_total", outcome="success", mode="qr") == 1
+    assert value(m, "wecom_oidc_logins_total", outcome="success", mode="inapp") == 1
+    assert value(m, "wecom_oidc_tokens_issued_total", grant_type="authorization_code") == 2
+    assert value(m, "wecom_oidc_wecom_calls_total", api="gettoken", errcode="0") == 1
+    assert value(m, "wecom_oidc_wecom_calls_total", api="auth/getuserinfo", errcode="0") == 2
+    assert value(m, "wecom_oidc_wecom_call_duration_seconds_count", api="auth/getuserinfo") == 2
+    assert value(m, "wecom_oidc_wecom_token_cache_total", result="miss") == 1
+    assert value(m, "wecom_oidc_wecom_token_cache_total", result="hit") >= 2
+
+
+def test_metrics_count_a_refused_member_as_denied(live_bridge):
+    stack = live_bridge()
+    rp = RelyingParty(stack)
+    b = browser()
+    to_wecom = b.get(rp.start()["url"], allow_redirects=False).headers["Location"]
+    params = dict(p.split("=", 1) for p in to_wecom.split("?", 1)[1].split("&"))
+    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan",
+                    params={**{k: requests.utils.unquote(v) for k, v in params.items()},
+                            "userid": "outsider"}, allow_redirects=False)
+    assert b.get(scanned.headers["Location"], allow_redirects=False).status_code == 403
+    assert value(metrics(stack), "wecom_oidc_logins_total", outcome="denied", mode="qr") == 1
+
+
+def test_metrics_count_wecom_errcodes(live_bridge):
+    stack = live_bridge(trusted_ips=["203.0.113.7"])  # business APIs answer 60020
+    rp = RelyingParty(stack)
+    b = browser()
+    to_wecom = b.get(rp.start()["url"], allow_redirects=False).headers["Location"]
+    query = to_wecom.split("?", 1)[1]
+    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan?{query}&userid=zhangsan",
+                    allow_redirects=False)
+    assert b.get(scanned.headers["Location"], allow_redirects=False).status_code >= 400
+    m = metrics(stack)
+    assert value(m, "wecom_oidc_wecom_calls_total", api="auth/getuserinfo", errcode="60020") == 1
+    assert value(m, "wecom_oidc_logins_total", outcome="error", mode="qr") == 1
+
+
+def test_request_id_from_trusted_proxy_is_kept(live_bridge):
+    stack = live_bridge({"WECOM_OIDC_SERVER__PROXY_HOPS": "1"})
+    resp = requests.get(stack.bridge_url + "/healthz", headers={"X-Request-Id": "abc-123"},
+                        timeout=5)
+    assert resp.headers["X-Request-Id"] == "abc-123"
+
+
+def test_request_id_header_ignored_without_proxy_hops(live_bridge):
+    stack = live_bridge()
+    resp = requests.get(stack.bridge_url + "/healthz", headers={"X-Request-Id": "abc-123"},
+                        timeout=5)
+    assert resp.headers["X-Request-Id"] not in ("", "abc-123")
+
+
+def test_request_id_that_could_forge_a_log_line_is_replaced(live_bridge):
+    stack = live_bridge({"WECOM_OIDC_SERVER__PROXY_HOPS": "1"})
+    resp = requests.get(stack.bridge_url + "/healthz",
+                        headers={"X-Request-Id": "x level=error msg=forged"}, timeout=5)
+    assert " " not in resp.headers["X-Request-Id"]
+
+
+def test_login_outcome_reads_the_callback_response():
+    def redirect(location: str) -> Response:
+        return Response(status=302, headers={"Location": location})
+
+    assert login_outcome(redirect("https://rp/cb?code=x&state=y")) == "success"
+    assert login_outcome(redirect("https://rp/cb?error=access_denied&state=y")) == "denied"
+    assert login_outcome(redirect("https://rp/cb?error=server_error")) == "error"
+    assert login_outcome(Response(status=403)) == "denied"
+    assert login_outcome(Response(status=502)) == "error"
+    assert login_outcome(Response(status=400)) == "error"
+
+
+def test_login_mode_follows_the_wxwork_user_agent_rule():
+    assert login_mode({"User-Agent": WECOM_UA}) == "inapp"
+    assert login_mode({"User-Agent": "Mozilla/5.0 MicroMessenger/8.0"}) == "qr"
+    assert login_mode({}) == "qr"
