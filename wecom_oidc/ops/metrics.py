@@ -18,6 +18,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
 
 from ..errors import StoreUnavailable
@@ -33,6 +34,7 @@ class Metrics:
     the token cache and the store wrapper; none of them ever raises."""
 
     def __init__(self, registry: CollectorRegistry | None = None):
+        _multiprocess_values_if_asked()
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.logins = Counter("wecom_oidc_logins", "WeCom logins finished at the callback",
@@ -83,6 +85,13 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _multiprocess_values_if_asked() -> None:
+    """prometheus_client picks file-backed values when imported with the env var set;
+    if it was imported earlier in the process (before `serve` set it), pick again."""
+    if os.environ.get(MULTIPROC_ENV) and values.ValueClass is values.MutexValue:
+        values.ValueClass = values.get_value_class()
 
 
 def worker_exited(pid: int) -> None:
