@@ -108,6 +108,7 @@ def _keys(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from .oidc.keys import KeyRing
 
+    _fresh_metrics_dir()  # first: before anything imports prometheus_client
     settings = _settings(args)
     _setup_logging(settings.server.log_format)
     # Generate the first key here, before workers fork, so they all load the same one.
@@ -128,7 +129,6 @@ def _serve(args: argparse.Namespace) -> int:
         "logger_class": "wecom_oidc.ops.logging.GunicornJsonLogger",
         "child_exit": _worker_exited,
     }
-    _fresh_metrics_dir()
     run_gunicorn(lambda: _make_app(settings), options)
     return 0
 
