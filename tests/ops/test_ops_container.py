@@ -146,7 +146,7 @@ def test_image_env_only_config_logins_metrics_add_up_and_logs_hold_no_secret(ser
     stack = server.stack
     secrets_seen: list[str] = [CONFIDENTIAL[1], "emulated-app-secret"]
     logins = 0
-    for round_ in range(10):  # until two workers have served logins (almost always 1)
+    for _round in range(10):  # until two workers have served logins (almost always 1)
         for _ in range(3):
             rp = RelyingParty(stack)
             started = rp.start()
