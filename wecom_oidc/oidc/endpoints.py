@@ -10,29 +10,10 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
 from .grants import ACCESS_TOKEN, AUTH_METHODS, REFRESH_TOKEN
-from .models import Client
+from .models import Client, StoredToken
 
 if TYPE_CHECKING:
     from .provider import Provider
-
-
-class StoredToken:
-    """An access or refresh token found in the store."""
-
-    def __init__(self, kind: str, key: str, record: dict[str, Any]):
-        self.kind, self.key, self.record = kind, key, record
-
-    def check_client(self, client: Client) -> bool:
-        return self.record["client_id"] == client.client_id
-
-    def get_scope(self) -> str:
-        return self.record["scope"]
-
-    def is_expired(self) -> bool:
-        return False  # the store never returns an expired record
-
-    def is_revoked(self) -> bool:
-        return False  # revoked records are deleted
 
 
 def find_token(provider: Provider, value: str, hint: str | None) -> StoredToken | None:

@@ -157,3 +157,23 @@ class AuthorizationCode(AuthorizationCodeMixin):
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> AuthorizationCode:
         return cls(**record)
+
+
+class StoredToken:
+    """An access token (record under its jti) or refresh token (under its value)
+    found in the store, as Authlib's refresh grant and token endpoints see it."""
+
+    def __init__(self, kind: str, key: str, record: dict[str, Any]):
+        self.kind, self.key, self.record = kind, key, record
+
+    def check_client(self, client: Client) -> bool:
+        return self.record["client_id"] == client.client_id
+
+    def get_scope(self) -> str:
+        return self.record["scope"]
+
+    def is_expired(self) -> bool:
+        return False  # the store never returns an expired record
+
+    def is_revoked(self) -> bool:
+        return False  # revoked records are deleted
