@@ -20,7 +20,7 @@ from authlib.oidc.core.grants import OpenIDCode
 
 from .claims import claims_for_scope
 from ..errors import UpstreamDenied
-from .models import AuthorizationCode, Client, User
+from .models import AuthorizationCode, Client, StoredToken, User
 
 if TYPE_CHECKING:
     from .provider import Provider
@@ -88,34 +88,20 @@ def take_once(provider: Provider, kind: str, used_kind: str, value: str,
     store = provider.store
     record = store.take(kind, value)
     if record is None:
-        used = store.get(used_kind, value)
-        if used:
-            n = store.revoke_grant(used["grant_id"])
-            log.warning("%s replayed client=%s; revoked %d record(s) of its login", kind,
-                        used.get("client_id"), n)
+        revoke_if_replayed(provider, kind, used_kind, value)
         return None
     store.put(used_kind, value, {"grant_id": record["grant_id"],
                                  "client_id": record.get("client_id")}, remember)
     return record
 
 
-class StoredRefreshToken:
-    """A refresh token record as Authlib's refresh grant sees it."""
-
-    def __init__(self, record: dict[str, Any]):
-        self.record = record
-
-    def check_client(self, client: Client) -> bool:
-        return self.record["client_id"] == client.client_id
-
-    def get_scope(self) -> str:
-        return self.record["scope"]
-
-    def is_expired(self) -> bool:
-        return False  # the store never returns an expired record
-
-    def is_revoked(self) -> bool:
-        return False  # revoked records are deleted
+def revoke_if_replayed(provider: Provider, kind: str, used_kind: str, value: str) -> None:
+    """A credential that was already used is presented again: revoke its login."""
+    used = provider.store.get(used_kind, value)
+    if used:
+        n = provider.store.revoke_grant(used["grant_id"])
+        log.warning("%s replayed client=%s; revoked %d record(s) of its login", kind,
+                    used.get("client_id"), n)
 
 
 def refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
@@ -126,23 +112,33 @@ def refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
         TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
         INCLUDE_NEW_REFRESH_TOKEN = True
 
-        def authenticate_refresh_token(self, refresh_token: str) -> StoredRefreshToken | None:
-            record = take_once(provider, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token,
-                               provider.settings.tokens.refresh_token_ttl)
-            return StoredRefreshToken(record) if record else None
+        def authenticate_refresh_token(self, refresh_token: str) -> StoredToken | None:
+            # Only looked at here: Authlib checks the client and the scope after this,
+            # and a request refused for those must not spend the token (the client's
+            # next, correct refresh would otherwise look like a replay and end the
+            # login). authenticate_user takes it once everything else has passed.
+            record = provider.store.get(REFRESH_TOKEN, refresh_token)
+            if record is None:
+                revoke_if_replayed(provider, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token)
+                return None
+            return StoredToken(REFRESH_TOKEN, refresh_token, record)
 
-        def authenticate_user(self, refresh_token: StoredRefreshToken) -> User:
+        def authenticate_user(self, refresh_token: StoredToken) -> User:
             r = refresh_token.record
             try:
-                return provider.recheck(User(r["sub"], r["claims"], r["auth_time"], r["sid"],
+                user = provider.recheck(User(r["sub"], r["claims"], r["auth_time"], r["sid"],
                                              r["identity"]))
             except UpstreamDenied as e:
                 provider.store.revoke_grant(r["grant_id"])
                 log.warning("refresh refused sub=%s: %s; revoked its login", r["sub"], e.detail)
                 raise InvalidGrantError("The person may no longer sign in.") from None
+            if take_once(provider, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token.key,
+                         provider.settings.tokens.refresh_token_ttl) is None:
+                raise InvalidGrantError()  # used concurrently: take_once revoked the login
+            return user
 
-        def revoke_old_credential(self, refresh_token: StoredRefreshToken) -> None:
-            """Nothing to do: authenticate_refresh_token took it atomically."""
+        def revoke_old_credential(self, refresh_token: StoredToken) -> None:
+            """Nothing to do: authenticate_user took it atomically."""
 
     return RefreshGrant
 
