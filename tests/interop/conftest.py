@@ -1,0 +1,78 @@
+"""One bridge + emulator stack for the interop tests, with a client per relying party.
+
+The claims settings that the recipes rely on (email_verified true for the addresses
+the template builds) come in through the environment, as an operator could set them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from e2e.stack import Stack, free_port, start_stack
+
+# Clients of the stack, registered as the recipes in docs/recipes/ register them.
+NODE_WEB = ("node-web", "node-web-secret-0123456789abcdef")
+NODE_WEB_REDIRECT = "https://node-rp.example/callback"
+NODE_WEB_LOGOUT = "https://node-rp.example/logged-out"
+NODE_ES256 = ("node-es256", "node-es256-secret-0123456789abcd")
+NODE_CLI = "node-cli"
+NODE_CLI_REGISTERED = "http://127.0.0.1:8000/callback"  # loopback: any port is accepted
+APACHE = ("apache", "apache-secret-0123456789abcdef0")
+RECIPES = ("recipes", "recipes-secret-0123456789abcdef")
+RECIPES_REDIRECT = "https://app.example/oauth2/callback"
+
+
+def interop_clients(apache_port: int) -> str:
+    return f"""
+[[clients]]
+client_id = "{NODE_WEB[0]}"
+client_secret = "{NODE_WEB[1]}"
+redirect_uris = ["{NODE_WEB_REDIRECT}"]
+post_logout_redirect_uris = ["{NODE_WEB_LOGOUT}"]
+refresh_tokens = "offline_access"
+
+[[clients]]
+client_id = "{NODE_ES256[0]}"
+client_secret = "{NODE_ES256[1]}"
+redirect_uris = ["{NODE_WEB_REDIRECT}"]
+id_token_signed_response_alg = "ES256"
+
+[[clients]]
+client_id = "{NODE_CLI}"
+redirect_uris = ["{NODE_CLI_REGISTERED}"]
+refresh_tokens = "offline_access"
+
+[[clients]]
+client_id = "{APACHE[0]}"
+client_secret = "{APACHE[1]}"
+redirect_uris = ["http://127.0.0.1:{apache_port}/protected/redirect_uri"]
+post_logout_redirect_uris = ["http://127.0.0.1:{apache_port}/loggedout.html"]
+
+[[clients]]
+client_id = "{RECIPES[0]}"
+client_secret = "{RECIPES[1]}"
+redirect_uris = ["{RECIPES_REDIRECT}"]
+refresh_tokens = "offline_access"
+"""
+
+
+@pytest.fixture(scope="session")
+def apache_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def interop_stack(tmp_path_factory, apache_port) -> Iterator[Stack]:
+    with pytest.MonkeyPatch.context() as mp:
+        # The bridge process inherits these; the e2e config builds emails from a template.
+        mp.setenv("WECOM_OIDC_CLAIMS__TEMPLATE_EMAIL_VERIFIED", "true")
+        mp.setenv("WECOM_OIDC_CLAIMS__WECOM_EMAIL_VERIFIED", "true")
+        s = start_stack(tmp_path_factory.mktemp("interop"),
+                        extra_config=interop_clients(apache_port))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_emulator(interop_stack):
+    interop_stack.emu("POST", "reset")
