@@ -1,0 +1,354 @@
+"""RP-initiated logout at /end_session, back-channel logout (a receiver on a
+loopback port records the logout_token POSTs) and front-channel logout, end to end."""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+import requests
+from authlib.integrations.base_client import OAuthError
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from .stack import RelyingParty, browser, free_port, qr_login, start_stack
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+PORTAL = ("portal", "portal-secret-0123456789", "https://portal.example/callback")
+PORTAL_BYE = "https://portal.example/logged-out"
+WIKI = ("wiki", "wiki-secret-0123456789", "https://wiki.example/callback")
+WIKI_BYE = "https://wiki.example/bye"
+WIKI_FRONTCHANNEL = "https://wiki.example/frontchannel-logout"
+SCOPE = "openid profile offline_access"
+
+
+class Receiver:
+    """An app's back-channel logout endpoint: records every POST it gets."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict] = []
+        received = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                received.append({"path": self.path, "headers": dict(self.headers),
+                                 "form": {k: v[0] for k, v in parse_qs(body).items()}})
+                self.send_response(200)
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/backchannel-logout"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory, receiver):
+    extra = f"""
+[[clients]]
+client_id = "{PORTAL[0]}"
+client_secret = "{PORTAL[1]}"
+redirect_uris = ["{PORTAL[2]}"]
+post_logout_redirect_uris = ["{PORTAL_BYE}"]
+backchannel_logout_uri = "{receiver.url}"
+
+[[clients]]
+client_id = "{WIKI[0]}"
+client_secret = "{WIKI[1]}"
+redirect_uris = ["{WIKI[2]}"]
+post_logout_redirect_uris = ["{WIKI_BYE}"]
+frontchannel_logout_uri = "{WIKI_FRONTCHANNEL}"
+"""
+    s = start_stack(tmp_path_factory.mktemp("op-logout"), extra_config=extra)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clean_receiver(receiver):
+    receiver.posts.clear()
+
+
+def rp_for(stack, client) -> RelyingParty:
+    return RelyingParty(stack, scope=SCOPE, client_id=client[0], client_secret=client[1],
+                        redirect_uri=client[2])
+
+
+def signed_in(stack, client=PORTAL, b=None):
+    """A browser with a bridge session (QR login through `client`, or silently when
+    `b` already has one); returns the browser, the app and its tokens and claims."""
+    b = b if b is not None else browser()
+    rp = rp_for(stack, client)
+    started = rp.start()
+    if b.cookies:
+        back = b.get(started["url"], allow_redirects=False).headers["Location"]
+    else:
+        back = qr_login(stack, started["url"], "zhangsan", b=b)
+    token, claims, _ = rp.finish(back, started)
+    return b, rp, token, claims
+
+
+def end_session(stack, b, **params):
+    return b.get(stack.bridge_url + "/end_session", params=params, allow_redirects=False)
+
+
+def userinfo_status(stack, access_token: str) -> int:
+    return requests.get(stack.bridge_url + "/userinfo", timeout=5,
+                        headers={"Authorization": "Bearer " + access_token}).status_code
+
+
+def goes_to_wecom(stack, b, client=PORTAL) -> bool:
+    started = rp_for(stack, client).start()
+    location = b.get(started["url"], allow_redirects=False).headers["Location"]
+    return urlsplit(location).path == "/wwlogin/sso/login"
+
+
+def test_logout_registered_redirect_302_with_state(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"],
+                    post_logout_redirect_uri=PORTAL_BYE, state="st-123")
+    assert r.status_code == 302
+    assert r.headers["Location"] == PORTAL_BYE + "?state=st-123"
+    assert r.headers["Cache-Control"] == "no-store"
+
+
+def test_logout_redirect_without_state_has_no_query(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"],
+                    post_logout_redirect_uri=PORTAL_BYE)
+    assert r.status_code == 302
+    assert r.headers["Location"] == PORTAL_BYE
+
+
+def test_logout_client_id_instead_of_hint_redirects(stack):
+    b, _, _, _ = signed_in(stack)
+    r = end_session(stack, b, client_id=PORTAL[0], post_logout_redirect_uri=PORTAL_BYE,
+                    state="s")
+    assert r.status_code == 302
+    assert r.headers["Location"] == PORTAL_BYE + "?state=s"
+
+
+def test_logout_clears_session_next_authorize_goes_to_wecom(stack):
+    b, _, token, _ = signed_in(stack)
+    assert not goes_to_wecom(stack, b)
+    r = end_session(stack, b, id_token_hint=token["id_token"],
+                    post_logout_redirect_uri=PORTAL_BYE)
+    assert r.status_code == 302
+    assert goes_to_wecom(stack, b)
+
+
+def test_logout_deletes_session_cookie(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"])
+    cookie = r.headers["Set-Cookie"]
+    assert cookie.startswith("wecom_oidc_session=;")
+    assert "Max-Age=0" in cookie or "expires=Thu, 01 Jan 1970" in cookie
+
+
+def test_logout_session_cookie_replayed_after_logout_is_dead(stack):
+    """A copy of the cookie taken before logout (another tab, a thief) gets nothing."""
+    b, _, token, _ = signed_in(stack)
+    stolen = browser()
+    stolen.cookies.update(b.cookies)
+    end_session(stack, b, id_token_hint=token["id_token"])
+    assert goes_to_wecom(stack, stolen)
+
+
+def test_logout_revokes_session_refresh_and_access_tokens(stack):
+    b, rp, token, _ = signed_in(stack)
+    _, rp2, token2, _ = signed_in(stack, WIKI, b=b)  # a second app in the same session
+    assert userinfo_status(stack, token["access_token"]) == 200
+    end_session(stack, b, id_token_hint=token["id_token"],
+                post_logout_redirect_uri=PORTAL_BYE)
+    for app, tok in ((rp, token), (rp2, token2)):
+        assert userinfo_status(stack, tok["access_token"]) == 401
+        with pytest.raises(OAuthError) as e:
+            app.refresh(tok["refresh_token"])
+        assert e.value.error == "invalid_grant"
+        r = requests.post(stack.bridge_url + "/introspect", auth=(app.client_id,
+                          app.client_secret), data={"token": tok["refresh_token"]}, timeout=5)
+        assert r.json() == {"active": False}
+
+
+def test_logout_refreshed_tokens_revoked_too(stack):
+    b, rp, token, _ = signed_in(stack)
+    new = rp.refresh(token["refresh_token"])
+    end_session(stack, b, id_token_hint=new["id_token"])
+    assert userinfo_status(stack, new["access_token"]) == 401
+    with pytest.raises(OAuthError):
+        rp.refresh(new["refresh_token"])
+
+
+def test_logout_foreign_post_logout_redirect_uri_error_page_no_redirect(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"],
+                    post_logout_redirect_uri="https://evil.example/phish", state="s")
+    assert r.status_code == 400
+    assert "Location" not in r.headers
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "evil.example" not in r.headers.get("Refresh", "")
+
+
+def test_logout_other_clients_post_logout_redirect_uri_refused(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"],
+                    post_logout_redirect_uri=WIKI_BYE)
+    assert r.status_code == 400
+    assert "Location" not in r.headers
+
+
+def test_logout_query_added_to_post_logout_redirect_uri_refused(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"],
+                    post_logout_redirect_uri=PORTAL_BYE + "?extra=1")
+    assert r.status_code == 400
+    assert "Location" not in r.headers
+
+
+def test_logout_redirect_without_hint_or_client_id_refused(stack):
+    b, _, _, _ = signed_in(stack)
+    r = end_session(stack, b, post_logout_redirect_uri=PORTAL_BYE)
+    assert r.status_code == 400
+    assert "Location" not in r.headers
+
+
+def test_logout_modified_id_token_hint_error_page(stack):
+    b, _, token, _ = signed_in(stack)
+    head, payload, sig = token["id_token"].split(".")
+    tampered = ".".join((head, payload, sig[:-4] + ("AAAA" if sig[-4:] != "AAAA" else "BBBB")))
+    r = end_session(stack, b, id_token_hint=tampered, post_logout_redirect_uri=PORTAL_BYE)
+    assert r.status_code == 400
+    assert "Location" not in r.headers
+    assert r.headers["Content-Type"].startswith("text/html")
+
+
+def test_logout_mismatched_client_id_and_hint_refused(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"], client_id=WIKI[0],
+                    post_logout_redirect_uri=WIKI_BYE)
+    assert r.status_code == 400
+    assert "Location" not in r.headers
+
+
+def test_logout_no_params_logged_out_page(stack):
+    b, _, _, _ = signed_in(stack)
+    r = end_session(stack, b)
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert goes_to_wecom(stack, b)
+
+
+def test_logout_only_state_logged_out_page(stack):
+    r = end_session(stack, browser(), state="only-state")
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/html")
+    assert "Location" not in r.headers
+
+
+def test_logout_hint_without_redirect_logged_out_page(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"])
+    assert r.status_code == 200
+    assert "Location" not in r.headers
+
+
+def test_logout_post_form_accepted(stack):
+    b, _, token, _ = signed_in(stack)
+    r = b.post(stack.bridge_url + "/end_session", allow_redirects=False, data={
+        "id_token_hint": token["id_token"], "post_logout_redirect_uri": PORTAL_BYE,
+        "state": "p"})
+    assert r.status_code == 302
+    assert r.headers["Location"] == PORTAL_BYE + "?state=p"
+
+
+def test_logout_expired_session_hint_still_accepted(stack):
+    """An ID token past its exp still identifies the app (RP-Initiated Logout §2)."""
+    b, _, token, _ = signed_in(stack)
+    end_session(stack, b)  # the session is gone already
+    r = end_session(stack, b, id_token_hint=token["id_token"],
+                    post_logout_redirect_uri=PORTAL_BYE, state="again")
+    assert r.status_code == 302
+    assert r.headers["Location"] == PORTAL_BYE + "?state=again"
+
+
+def test_backchannel_logout_token_posted_and_verifies(stack, receiver):
+    b, _, token, claims = signed_in(stack)
+    end_session(stack, b, id_token_hint=token["id_token"],
+                post_logout_redirect_uri=PORTAL_BYE)
+    assert len(receiver.posts) == 1
+    post = receiver.posts[0]
+    assert post["path"] == "/backchannel-logout"
+    assert post["headers"]["Content-Type"] == "application/x-www-form-urlencoded"
+    jwks = requests.get(stack.bridge_url + "/jwks.json", timeout=5).json()
+    parsed = jwt.decode(post["form"]["logout_token"], KeySet.import_key_set(jwks),
+                        algorithms=["RS256"])
+    assert parsed.header["typ"] == "logout+jwt"
+    c = parsed.claims
+    assert c["iss"] == stack.bridge_url
+    assert c["aud"] == PORTAL[0]
+    assert c["sid"] == claims["sid"]
+    assert c["sub"] == claims["sub"]
+    assert BACKCHANNEL_EVENT in c["events"]
+    assert c["events"][BACKCHANNEL_EVENT] == {}
+    assert "nonce" not in c
+    assert c["jti"]
+    assert c["iat"] <= time.time() + 5 < c["exp"] + 5
+
+
+def test_backchannel_not_sent_to_app_without_session(stack, receiver):
+    b, _, token, _ = signed_in(stack, WIKI)  # the portal never joined this session
+    end_session(stack, b, id_token_hint=token["id_token"])
+    assert receiver.posts == []
+
+
+def test_backchannel_sent_once_when_app_logged_in_twice(stack, receiver):
+    b, _, token, _ = signed_in(stack)
+    signed_in(stack, PORTAL, b=b)
+    end_session(stack, b, id_token_hint=token["id_token"])
+    assert len(receiver.posts) == 1
+
+
+def test_frontchannel_logged_out_page_has_iframe_with_iss_and_sid(stack):
+    b, _, token, claims = signed_in(stack, WIKI)
+    r = end_session(stack, b, id_token_hint=token["id_token"])
+    assert r.status_code == 200
+    src = WIKI_FRONTCHANNEL + "?" + urlencode({"iss": stack.bridge_url, "sid": claims["sid"]})
+    assert "<iframe" in r.text
+    assert html.escape(src) in r.text or src in r.text
+
+
+def test_frontchannel_with_redirect_page_loads_iframe_then_continues(stack):
+    b, _, token, claims = signed_in(stack, WIKI)
+    r = end_session(stack, b, id_token_hint=token["id_token"],
+                    post_logout_redirect_uri=WIKI_BYE, state="fc")
+    assert r.status_code == 200
+    assert "<iframe" in r.text
+    assert claims["sid"] in r.text
+    assert html.escape(WIKI_BYE + "?state=fc") in r.text
+
+
+def test_frontchannel_no_iframe_for_apps_without_frontchannel_uri(stack):
+    b, _, token, _ = signed_in(stack)
+    r = end_session(stack, b, id_token_hint=token["id_token"])
+    assert "<iframe" not in r.text
