@@ -121,6 +121,22 @@ def test_discovery_lists_rs256_only_without_es256_client(tmp_path_factory):
     assert {k["alg"] for k in keys} == {"RS256"}
 
 
+def test_discovery_lists_rs256_only_when_es256_key_exists_but_no_client_uses_it(
+        tmp_path_factory):
+    """An ES256 key left in the folder (a client that used it was removed, or
+    `keys generate --alg ES256` ahead of time) signs nothing: not advertised."""
+    from wecom_oidc.oidc.keys import generate_key
+
+    workdir = tmp_path_factory.mktemp("op-keys-spare-es")
+    generate_key(workdir / "keys", "ES256")
+    s = start_stack(workdir, workers=1)
+    try:
+        algs = discovery(s)["id_token_signing_alg_values_supported"]
+    finally:
+        s.stop()
+    assert algs == ["RS256"]
+
+
 # --- rotation (its own stack: it changes the keys folder) ------------------------------
 
 def cli(stack, *args: str) -> str:

@@ -185,7 +185,11 @@ class Provider:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": self.keys.algs,
+            # What some client's ID tokens are signed with, not every key in the
+            # folder: a spare ES256 key signs nothing while no client asks for it.
+            "id_token_signing_alg_values_supported": [
+                a for a in self.keys.algs
+                if a == "RS256" or any(c.id_token_alg == a for c in self.clients.values())],
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
             "code_challenge_methods_supported": ["S256"],
             "claims_supported": list(CLAIMS_SUPPORTED),
