@@ -20,9 +20,28 @@ NODE_CLI_REGISTERED = "http://127.0.0.1:8000/callback"  # loopback: any port is 
 APACHE = ("apache", "apache-secret-0123456789abcdef0")
 RECIPES = ("recipes", "recipes-secret-0123456789abcdef")
 RECIPES_REDIRECT = "https://app.example/oauth2/callback"
+KUBELOGIN = "kubelogin"  # registered as docs/recipes/kubernetes.md registers it
+VAULT = ("vault", "vault-secret-0123456789abcdef01")
+VAULT_CLI_REDIRECT = "http://localhost:8250/oidc/callback"
+
+
+def roles_supported() -> bool:
+    """Whether this bridge knows per-client `roles` (the `role` claim for Grafana)."""
+    from dataclasses import fields
+
+    from wecom_oidc.config import ClientSettings
+
+    return "roles" in {f.name for f in fields(ClientSettings)}
+
+
+# Grafana's recipe: a role claim computed from the member's tags and departments.
+RECIPES_ROLES = """roles = { Admin = ["tag:管理层"], Editor = ["dept:研发中心"] }
+role_default = "Viewer"
+"""
 
 
 def interop_clients(apache_port: int) -> str:
+    roles = RECIPES_ROLES if roles_supported() else ""
     return f"""
 [[clients]]
 client_id = "{NODE_WEB[0]}"
@@ -53,6 +72,16 @@ client_id = "{RECIPES[0]}"
 client_secret = "{RECIPES[1]}"
 redirect_uris = ["{RECIPES_REDIRECT}"]
 refresh_tokens = "offline_access"
+{roles}
+[[clients]]
+client_id = "{KUBELOGIN}"
+redirect_uris = ["http://localhost:8000", "http://127.0.0.1:8000"]
+refresh_tokens = "offline_access"
+
+[[clients]]
+client_id = "{VAULT[0]}"
+client_secret = "{VAULT[1]}"
+redirect_uris = ["https://vault.example/ui/vault/auth/oidc/oidc/callback", "{VAULT_CLI_REDIRECT}"]
 """
 
 
