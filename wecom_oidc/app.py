@@ -48,7 +48,14 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
                              agent_id=w.agent_id, secret=w.secret.reveal(), store=store,
                              timeout=(3.05, w.timeout), clock=clock,
                              observer=metrics.wecom_call, token_observer=metrics.token_lookup)
-        upstream = WecomUpstream(w, client)
+        directory = None
+        if w.directory:
+            from .upstream.directory import DirectoryCache
+
+            directory = DirectoryCache(client, store, cache_key=f"{w.corp_id}:{w.agent_id}",
+                                       ttl=w.directory_ttl, max_stale=w.directory_max_stale,
+                                       clock=clock)
+        upstream = WecomUpstream(w, client, directory)
     recheck = upstream.refresh if isinstance(upstream, RefreshingUpstream) else None
     provider = Provider(settings, store, keys, clock, recheck=recheck)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,12 @@ class WecomSettings:
     privateinfo_scopes: tuple[str, ...] = ("email", "phone")
     # WeCom demands WW_verify_*.txt at the root of the trusted domain (wecom-api.md §9).
     verify_files: tuple[tuple[str, str], ...] = ()
+    # The department tree and tags (department/list, tag/list, tag/get) for groups,
+    # roles and access policies, cached this long and served stale (up to
+    # directory_max_stale) while WeCom is slow or failing.
+    directory: bool = True
+    directory_ttl: int = 600
+    directory_max_stale: int = 86400
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,23 @@ class ClientSettings:
     frontchannel_logout_uri: str = ""
     # "RS256" (default) or "ES256" for this client's ID tokens.
     id_token_signed_response_alg: str = "RS256"
+    # The `groups` claim: "scope" (when the groups scope is granted), "always", "never".
+    groups: str = "scope"
+    # Extra claims from directory fields: ((claim, source), ...); see EXTRA_CLAIM_SOURCES.
+    extra_claims: tuple[tuple[str, str], ...] = ()
+    # A role claim: the first role whose selectors match ("tag:x", "dept:y", ...), else
+    # role_default ("" = no claim).
+    role_claim: str = "role"
+    roles: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    role_default: str = ""
+    # Access policy: nobody listed anywhere = everyone may sign in.
+    allow_users: tuple[str, ...] = ()
+    allow_departments: tuple[str, ...] = ()  # ids ("7") or paths ("研发中心/平台部")
+    allow_tags: tuple[str, ...] = ()
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.allow_users or self.allow_departments or self.allow_tags)
 
     @property
     def is_public(self) -> bool:
@@ -140,12 +164,48 @@ class SessionSettings:
     cookie_name: str = "wecom_oidc_session"
 
 
+# What an extra claim may be made of (resolved in oidc/client_claims.py), besides
+# "extattr.<name>" (a custom directory attribute).
+EXTRA_CLAIM_SOURCES = (
+    "userid", "name", "alias", "position", "email", "biz_mail", "phone", "gender",
+    "picture", "english_name", "telephone", "main_department", "main_department_name",
+    "main_department_id", "departments", "department_ids", "tags", "groups", "is_leader",
+    "leader_of", "direct_leader",
+)
+SELECTOR_KINDS = ("user", "dept", "tag", "group")
+RESERVED_CLAIMS = frozenset((
+    "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "acr", "amr",
+    "azp", "at_hash", "c_hash", "sid", "scope", "client_id", "name", "preferred_username",
+    "picture", "gender", "email", "email_verified", "phone_number", "phone_number_verified",
+    "groups"))
+EMAIL_SOURCES = ("email", "biz_mail")
+
+
+@dataclass(frozen=True)
+class GroupsSettings:
+    """The `groups` claim: department names/paths and tag names, filtered and capped."""
+
+    departments: str = "path"  # "path", "name", "both" or "none"
+    # Also every parent of a member's department ("研发中心", "研发中心/平台部").
+    parents: bool = False
+    tags: bool = True
+    prefix_department: str = ""
+    prefix_tag: str = ""
+    include: tuple[str, ...] = ()  # regexes (re.search) on the final value; empty = all
+    exclude: tuple[str, ...] = ()
+    max: int = 100
+
+
 @dataclass(frozen=True)
 class ClaimsSettings:
     # Fallback when WeCom gives no address, e.g. "{userid}@corp.example".
     email_template: str = ""
+    # Which WeCom fields give `email`, first non-empty wins (then email_template).
+    email_sources: tuple[str, ...] = EMAIL_SOURCES
     # Corp-managed mail (email / biz_mail from WeCom) may be declared verified.
     wecom_email_verified: bool = False
+    # Addresses from WeCom in these domains are verified even without the above.
+    verified_email_domains: tuple[str, ...] = ()
     template_email_verified: bool = False
     wecom_phone_verified: bool = False
     # Put the granted scopes' claims in the ID token as well as userinfo.
@@ -164,6 +224,7 @@ class Settings:
     tokens: TokenSettings = field(default_factory=TokenSettings)
     claims: ClaimsSettings = field(default_factory=ClaimsSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
+    groups: GroupsSettings = field(default_factory=GroupsSettings)
     source: str = "<defaults>"
 
     @property
@@ -358,7 +419,10 @@ class _Validator:
         c = self.section("claims")
         claims = ClaimsSettings(
             email_template=self.get(c, "claims", "email_template", str, ""),
+            email_sources=self.subset(c, "claims", "email_sources", EMAIL_SOURCES),
             wecom_email_verified=self.get(c, "claims", "wecom_email_verified", bool, False),
+            verified_email_domains=tuple(d.lower().lstrip("@") for d in self.get(
+                c, "claims", "verified_email_domains", tuple, ())),
             template_email_verified=self.get(c, "claims", "template_email_verified", bool, False),
             wecom_phone_verified=self.get(c, "claims", "wecom_phone_verified", bool, False),
             claims_in_id_token=self.get(c, "claims", "claims_in_id_token", bool, True),
@@ -368,12 +432,99 @@ class _Validator:
             self.problem("claims.email_template", "must contain {userid}")
         k = self.section("keys")
         keys = KeySettings(dir=str(self.path(self.get(k, "keys", "dir", str, "keys"))))
+        groups = self.groups()
         if self.problems:
             raise ConfigError(self.problems)
         assert wecom is not None
         return Settings(issuer=issuer, wecom=wecom, clients=clients, store=store, keys=keys,
                         server=server, tokens=tokens, claims=claims, session=session,
-                        source=self.source)
+                        groups=groups, source=self.source)
+
+    def subset(self, sec: dict, prefix: str, key: str, allowed: tuple[str, ...]) -> tuple:
+        """A list of distinct values out of `allowed` (default: all, in that order)."""
+        value = self.get(sec, prefix, key, tuple, allowed)
+        bad = [v for v in value if v not in allowed]
+        if bad or len(set(value)) != len(value):
+            self.problem(f"{prefix}.{key}", f"must list distinct values of {', '.join(allowed)}")
+            return allowed
+        return value
+
+    def groups(self) -> GroupsSettings:
+        g = self.section("groups")
+        d = GroupsSettings
+        out = GroupsSettings(
+            departments=self.choice(g, "groups", "departments", ("path", "name", "both", "none")),
+            parents=self.get(g, "groups", "parents", bool, d.parents),
+            tags=self.get(g, "groups", "tags", bool, d.tags),
+            prefix_department=self.get(g, "groups", "prefix_department", str, ""),
+            prefix_tag=self.get(g, "groups", "prefix_tag", str, ""),
+            include=self.regexes(g, "groups", "include"),
+            exclude=self.regexes(g, "groups", "exclude"),
+            max=self.positive(g, "groups", "max", d.max),
+        )
+        return out
+
+    def regexes(self, sec: dict, prefix: str, key: str) -> tuple[str, ...]:
+        value = self.get(sec, prefix, key, tuple, ())
+        for i, pattern in enumerate(value):
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                self.problem(f"{prefix}.{key}[{i}]", f"not a valid regular expression: {e}")
+        return value
+
+    def client_claims(self, c: dict, prefix: str) -> dict[str, Any]:
+        """groups, extra_claims, roles and the access policy of one client."""
+        extra = _json_or(c.get("extra_claims", {}), dict)
+        if not isinstance(extra, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+            self.problem(f"{prefix}.extra_claims", 'must map claim names to sources, e.g. '
+                         '{ title = "position", employee_no = "extattr.工号" }')
+            extra = {}
+        for name, source in extra.items():
+            self.claim_name(f"{prefix}.extra_claims.{name}", name)
+            if source not in EXTRA_CLAIM_SOURCES and not (
+                    source.startswith("extattr.") and len(source) > len("extattr.")):
+                self.problem(f"{prefix}.extra_claims.{name}", f"unknown source {source!r}: use "
+                             f"{', '.join(EXTRA_CLAIM_SOURCES)} or extattr.<name>")
+        roles = _json_or(c.get("roles", {}), dict)
+        if not isinstance(roles, dict):
+            self.problem(f"{prefix}.roles", 'must map role names to selector lists, e.g. '
+                         '{ Admin = ["tag:管理层"], Editor = ["dept:研发中心"] }')
+            roles = {}
+        parsed_roles = []
+        for role in roles:
+            sel = self.get(roles, f"{prefix}.roles", role, tuple, ())
+            for j, item in enumerate(sel):
+                self.selector(f"{prefix}.roles.{role}[{j}]", item)
+            parsed_roles.append((role, sel))
+        role_claim = self.get(c, prefix, "role_claim", str, "role")
+        if parsed_roles:
+            self.claim_name(f"{prefix}.role_claim", role_claim)
+        departments = c.get("allow_departments", [])
+        if isinstance(departments, list):  # TOML mixes ids and paths: [7, "研发中心/平台部"]
+            departments = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                           for v in departments]
+        return dict(
+            groups=self.choice(c, prefix, "groups", ("scope", "always", "never")),
+            extra_claims=tuple(extra.items()), role_claim=role_claim,
+            roles=tuple(parsed_roles), role_default=self.get(c, prefix, "role_default", str, ""),
+            allow_users=self.get(c, prefix, "allow_users", tuple, ()),
+            allow_departments=self.get({"allow_departments": departments}, prefix,
+                                       "allow_departments", tuple, ()),
+            allow_tags=self.get(c, prefix, "allow_tags", tuple, ()),
+        )
+
+    def claim_name(self, key: str, name: str) -> None:
+        """Extra claims may not replace the standard ones (sub, email, groups...)."""
+        if not name or name in RESERVED_CLAIMS:
+            self.problem(key, f"{name!r} is a standard claim and cannot be configured here")
+
+    def selector(self, key: str, item: str) -> None:
+        kind, sep, value = item.partition(":")
+        if not sep or kind not in SELECTOR_KINDS or not value:
+            self.problem(key, f"{item!r} must be one of "
+                         f"{', '.join(k + ':...' for k in SELECTOR_KINDS)}")
 
     def positive(self, sec: dict, prefix: str, key: str, default: int) -> int:
         value = self.get(sec, prefix, key, int, default)
@@ -406,6 +557,10 @@ class _Validator:
             privateinfo_scopes=self.get(w, "wecom", "privateinfo_scopes", tuple,
                                         d.privateinfo_scopes),
             verify_files=tuple(sorted(verify.items())),
+            directory=self.get(w, "wecom", "directory", bool, True),
+            directory_ttl=self.positive(w, "wecom", "directory_ttl", d.directory_ttl),
+            directory_max_stale=self.positive(w, "wecom", "directory_max_stale",
+                                              d.directory_max_stale),
             **urls,
         )
 
@@ -462,6 +617,7 @@ class _Validator:
                 frontchannel_logout_uri=self.logout_uri(c, prefix, "frontchannel_logout_uri"),
                 id_token_signed_response_alg=self.choice(
                     c, prefix, "id_token_signed_response_alg", ("RS256", "ES256")),
+                **self.client_claims(c, prefix),
             ))
         return tuple(out)
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -20,10 +20,21 @@ class Identity:
     picture: str = ""
     position: str = ""
     alias: str = ""
-    departments: tuple[int, ...] = ()
+    departments: tuple[int, ...] = ()  # direct memberships, in the directory's order
     main_department: int | None = None
-    # Upstream fields kept for claim mapping (extattr, direct_leader...), JSON-safe.
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Where the person sits in the organisation (filled when the upstream has a
+    # directory): each direct department as its names from the top, parallel to
+    # `departments` (() where the directory does not know it), e.g.
+    # ("研发中心", "平台部", "SRE组"); every department id they belong to directly or
+    # through a sub-department (policies include sub-departments); and the names of
+    # the groups/tags they hold, directly or through a department.
+    department_paths: tuple[tuple[str, ...], ...] = ()
+    department_lineage: tuple[int, ...] = ()
+    tags: tuple[str, ...] = ()
+    # Other directory attributes for claim mapping, JSON-safe, by neutral name:
+    # "is_leader" (bool), "leader_of" (department ids), "direct_leader" (userids),
+    # "english_name", "telephone", "extattr.<name>" (str).
+    attributes: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
         """A JSON-safe dict for the store."""
@@ -31,6 +42,11 @@ class Identity:
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Identity:
-        data = dict(record)
-        data["departments"] = tuple(data.get("departments", ()))
+        """Back from the store; keys of another version are ignored, so records
+        written before an upgrade still load."""
+        known = {f.name for f in fields(cls)}
+        data = {k: v for k, v in record.items() if k in known}
+        for key in ("departments", "department_lineage", "tags"):
+            data[key] = tuple(data.get(key, ()))
+        data["department_paths"] = tuple(tuple(p) for p in data.get("department_paths", ()))
         return cls(**data)

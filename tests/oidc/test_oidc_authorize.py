@@ -44,7 +44,7 @@ def test_authorize_two_requests_get_different_states(http, upstream):
 
 
 def test_authorize_passes_granted_scopes_and_user_agent_to_upstream(http, upstream):
-    http.get("/authorize", query_string=auth_params(scope="openid phone groups"),
+    http.get("/authorize", query_string=auth_params(scope="openid phone address"),
              headers={"User-Agent": "Mozilla/5.0 wxwork/4.1"})
     assert upstream.last_login["scopes"] == ("openid", "phone")
     assert upstream.last_login["user_agent"] == "Mozilla/5.0 wxwork/4.1"

@@ -83,7 +83,7 @@ def test_client_confidential_refuses_none_auth_method():
 
 
 def test_client_allowed_scope_drops_unknown_scopes_keeps_order():
-    assert client("https://a/cb").get_allowed_scope("email openid groups openid") == "email openid"
+    assert client("https://a/cb").get_allowed_scope("email openid address openid") == "email openid"
 
 
 def test_client_default_redirect_only_when_one_is_registered():

@@ -53,7 +53,7 @@ def test_discovery_lists_exactly_what_the_server_does(http):
 
 
 def test_discovery_scopes_include_openid_and_only_served_ones(http):
-    assert discovery(http)["scopes_supported"] == ["openid", "profile", "email", "phone",
+    assert discovery(http)["scopes_supported"] == ["openid", "profile", "email", "phone", "groups",
                                                    "offline_access"]
 
 

@@ -43,7 +43,7 @@ def test_token_response_is_not_cacheable(http):
 
 
 def test_token_response_scope_is_the_granted_scope(http):
-    resp = exchange(http, login(http, scope="openid profile groups"))
+    resp = exchange(http, login(http, scope="openid profile address"))
     assert resp.get_json()["scope"] == "openid profile"
 
 

@@ -7,15 +7,19 @@ from typing import Any
 from ..config import ClaimsSettings
 from ..identity import Identity
 
-SCOPES = ("openid", "profile", "email", "phone", "offline_access")
+SCOPES = ("openid", "profile", "email", "phone", "groups", "offline_access")
+# The standard claims, computed once per login for every client and released by scope.
 SCOPE_CLAIMS = {
     "openid": ("sub",),
     "profile": ("name", "preferred_username", "picture", "gender"),
     "email": ("email", "email_verified"),
     "phone": ("phone_number", "phone_number_verified"),
 }
+STANDARD_CLAIMS = frozenset(c for names in SCOPE_CLAIMS.values() for c in names)
+# `groups` (and a client's extra and role claims) are added per client by
+# client_claims.for_client, which already decides by scope and client settings.
 CLAIMS_SUPPORTED = tuple(c for names in SCOPE_CLAIMS.values() for c in names) + (
-    "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid")
+    "groups", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid")
 
 
 def all_claims(identity: Identity, settings: ClaimsSettings) -> dict[str, Any]:
@@ -39,12 +43,16 @@ def all_claims(identity: Identity, settings: ClaimsSettings) -> dict[str, Any]:
 
 
 def _email(identity: Identity, settings: ClaimsSettings) -> tuple[str, bool]:
-    """WeCom's email, else its corp mailbox, else the configured template. An
-    address WeCom did not give is verified only when the admin says so."""
-    if identity.email:
-        return identity.email, settings.wecom_email_verified
-    if identity.biz_mail:
-        return identity.biz_mail, settings.wecom_email_verified
+    """The first WeCom field of `email_sources` that has an address (email, biz_mail
+    by default), else the configured template. A WeCom address is verified when the
+    admin declares WeCom's addresses verified or its domain is one of theirs; a
+    template address only when the admin says the mailbox exists."""
+    for source in settings.email_sources:
+        address = getattr(identity, source, "")
+        if address:
+            domain = address.rpartition("@")[2].lower()
+            return address, (settings.wecom_email_verified
+                             or domain in settings.verified_email_domains)
     if settings.email_template:
         return settings.email_template.format(userid=identity.subject), \
             settings.template_email_verified
@@ -52,8 +60,10 @@ def _email(identity: Identity, settings: ClaimsSettings) -> tuple[str, bool]:
 
 
 def claims_for_scope(claims: dict[str, Any], scope: str) -> dict[str, Any]:
-    """Only the claims the granted scopes release; `sub` always."""
+    """Only the standard claims the granted scopes release; `sub` always. Claims
+    outside the standard set (groups, a client's extra and role claims) are only
+    present when client_claims.for_client put them there for this client: kept."""
     allowed = {"sub"}
     for s in scope.split():
         allowed.update(SCOPE_CLAIMS.get(s, ()))
-    return {k: v for k, v in claims.items() if k in allowed}
+    return {k: v for k, v in claims.items() if k in allowed or k not in STANDARD_CLAIMS}

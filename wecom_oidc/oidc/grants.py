@@ -19,6 +19,7 @@ from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupp
 from authlib.oidc.core.grants import OpenIDCode
 
 from .claims import claims_for_scope
+from .client_claims import for_client
 from ..errors import UpstreamDenied
 from .models import AuthorizationCode, Client, StoredToken, User
 
@@ -128,6 +129,8 @@ def refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
             try:
                 user = provider.recheck(User(r["sub"], r["claims"], r["auth_time"], r["sid"],
                                              r["identity"]))
+                # Groups, extra claims and the access policy as the directory says now.
+                user = for_client(provider.settings, user, r["client_id"], r["scope"])
             except UpstreamDenied as e:
                 provider.store.revoke_grant(r["grant_id"])
                 log.warning("refresh refused sub=%s: %s; revoked its login", r["sub"], e.detail)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from ..wecom.errors import (
     Transport,
     WecomApiError,
 )
+from .directory import DirectoryCache
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ _STATUS_REFUSED = {
     5: ("departed", "Your WeCom account has left this company."),
 }
 _GENDER = {"1": "male", "2": "female"}
+_CONSENTED = ("email", "biz_mail", "phone", "gender", "picture")
 
 
 def is_wecom_client(user_agent: str) -> bool:
@@ -41,9 +44,11 @@ def is_wecom_client(user_agent: str) -> bool:
 class WecomUpstream:
     """The Upstream for a WeCom self-built app (自建应用)."""
 
-    def __init__(self, settings: WecomSettings, client: WecomClient):
+    def __init__(self, settings: WecomSettings, client: WecomClient,
+                 directory: DirectoryCache | None = None):
         self.settings = settings
         self.client = client
+        self.directory = directory  # departments and tags for groups; None: ids only
 
     def login_url(self, *, state: str, callback_url: str, user_agent: str,
                   scopes: tuple[str, ...], lang: str = "") -> str:
@@ -86,9 +91,13 @@ class WecomUpstream:
     def refresh(self, identity: Identity) -> Identity:
         """Re-read the member from the directory (refresh tokens re-check this)."""
         try:
-            return self._identity(identity.subject, self._member(identity.subject), {})
+            fresh = self._identity(identity.subject, self._member(identity.subject), {})
         except WecomApiError as e:
             raise upstream_error(e) from None
+        # user/get no longer returns consented fields (email, mobile...) to apps
+        # created after 2022-06-20 (wecom-api.md §5): keep what the login gave.
+        kept = {k: getattr(identity, k) for k in _CONSENTED if not getattr(fresh, k)}
+        return replace(fresh, **kept)
 
     def _member(self, userid: str) -> dict[str, Any]:
         try:
@@ -125,8 +134,8 @@ class WecomUpstream:
             return str(detail.get(key) or member.get(key) or "")
 
         departments = tuple(int(d) for d in member.get("department", []) or [])
-        extra = {k: member[k] for k in ("extattr", "direct_leader", "is_leader_in_dept",
-                                        "english_name", "telephone") if k in member}
+        placement = (self.directory.snapshot().place(userid, departments)
+                     if self.directory is not None else None)
         return Identity(
             subject=userid, name=str(member.get("name") or ""), email=pick("email"),
             biz_mail=pick("biz_mail"), phone=pick("mobile"),
@@ -135,8 +144,32 @@ class WecomUpstream:
             departments=departments,
             main_department=member.get("main_department") or (departments[0] if departments
                                                               else None),
-            extra=extra,
+            department_paths=placement.paths if placement else (),
+            department_lineage=placement.lineage if placement else departments,
+            tags=placement.tags if placement else (),
+            attributes=attributes(member, departments),
         )
+
+
+def attributes(member: dict[str, Any], departments: tuple[int, ...]) -> dict[str, Any]:
+    """user/get fields for claim mapping under neutral names (see Identity.attributes)."""
+    flags = [int(f or 0) for f in member.get("is_leader_in_dept") or []]
+    out: dict[str, Any] = {
+        "is_leader": any(flags),
+        "leader_of": [d for d, f in zip(departments, flags, strict=False) if f],
+        "direct_leader": [str(u) for u in member.get("direct_leader") or []],
+    }
+    for key in ("english_name", "telephone"):
+        if member.get(key):
+            out[key] = str(member[key])
+    # extattr.attrs: type 0 text {value}, type 1 web {url, title}, type 2 miniprogram (§6).
+    for attr in (member.get("extattr") or {}).get("attrs") or []:
+        name, kind = attr.get("name"), attr.get("type", 0)
+        value = (attr.get("text") or {}).get("value") if kind == 0 else \
+            (attr.get("web") or {}).get("url") if kind == 1 else None
+        if name and value:
+            out[f"extattr.{name}"] = str(value)
+    return out
 
 
 def upstream_error(e: WecomApiError) -> UpstreamError:

@@ -33,6 +33,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_transport": "企业微信暂时没有响应，请稍后再试。",
         "reason_rate_limited": "企业微信正在限制本服务器的请求，请一分钟后再试。",
         "reason_refused": "企业微信拒绝了请求（错误码 {code}）。",
+        "reason_policy": "你没有使用此应用的权限。如需访问，请联系管理员。",
     },
     "en": {
         "title": "Sign in with WeCom",
@@ -66,6 +67,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_rate_limited": "WeCom is limiting requests from this server right now. "
                                "Please try again in a minute.",
         "reason_refused": "WeCom refused the request (errcode {code}).",
+        "reason_policy": "You do not have access to this application. Ask your "
+                         "administrator if you need it.",
     },
 }
 

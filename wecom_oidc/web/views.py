@@ -12,6 +12,7 @@ from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, redirect, request
 
 from ..errors import LoginCancelled, LoginStateError, UpstreamDenied
+from ..oidc.client_claims import for_client
 from ..oidc.models import User
 from ..oidc.provider import Provider, ResumedRequest
 from ..oidc.session import Session
@@ -138,7 +139,16 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         return _issue(grant, user)
 
     def _issue(grant: Any, user: User | None) -> Response:
-        """The authorization response of an already validated request."""
+        """The authorization response of an already validated request, for `user`
+        as this client sees them (claims, access policy) or access_denied."""
+        if user is not None:
+            try:
+                user = for_client(settings, user, grant.request.client.client_id,
+                                  grant.request.scope or "")
+            except UpstreamDenied as e:
+                if "none" in grant.request.payload.data.get("prompt", "").split():
+                    return _issue(grant, None)  # no page may be shown with prompt=none
+                return denied_page(e, back_url=_issue(grant, None).headers.get("Location", ""))
         try:
             status, body, headers = grant.create_authorization_response(grant.redirect_uri, user)
         except OAuth2Error as err:

@@ -1,0 +1,105 @@
+"""What one client gets beyond the standard claims, and whether the person may
+use it at all: the access policy, the `groups` claim, extra claims mapped from
+directory fields, and a role computed from groups.
+
+`for_client` is applied whenever a person is bound to a client: when a code is
+issued (after a WeCom login or from the bridge session) and at every refresh, so
+a member who left an allowed department loses access at the next refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from ..config import ClientSettings, Settings
+from ..errors import UpstreamDenied
+from ..identity import Identity
+from .claims import STANDARD_CLAIMS
+from .groups import department_path, groups_claim, in_department, matches
+from .models import User
+
+log = logging.getLogger(__name__)
+
+
+def for_client(settings: Settings, user: User, client_id: str, scope: str) -> User:
+    """`user` with this client's claims (the standard ones kept, recomputed from the
+    identity, so calling it twice changes nothing). Raises UpstreamDenied
+    (reason "policy") when the client's access policy leaves the person out."""
+    client = settings.client(client_id)
+    if client is None:
+        return user
+    identity = Identity.from_record(user.identity) if user.identity else Identity(user.sub)
+    check_access(client, identity)
+    groups = groups_claim(identity, settings.groups)
+    claims = {k: v for k, v in user.claims.items() if k in STANDARD_CLAIMS}
+    if client.groups == "always" or (client.groups == "scope" and "groups" in scope.split()):
+        claims["groups"] = groups
+    for name, source in client.extra_claims:
+        value = claim_source(identity, source, groups)
+        if value is not None and value != "":
+            claims[name] = value
+    role = role_for(identity, client, groups)
+    if role:
+        claims[client.role_claim] = role
+    return replace(user, claims=claims)
+
+
+def check_access(client: ClientSettings, identity: Identity) -> None:
+    """Everyone, unless the client lists users, departments (sub-departments
+    included) or tags; then only people matching one of them."""
+    if not client.restricted:
+        return
+    who = identity.subject.lower()
+    if any(u.lower() == who for u in client.allow_users):
+        return
+    if any(in_department(identity, d) for d in client.allow_departments):
+        return
+    if any(t in identity.tags for t in client.allow_tags):
+        return
+    raise UpstreamDenied(
+        "You do not have access to this application. Ask your administrator if you need it.",
+        f"policy client={client.client_id} sub={identity.subject}: not in allow_users, "
+        f"allow_departments or allow_tags",
+        hint=f"The bridge's access policy for client {client.client_id!r} (allow_users, "
+             "allow_departments, allow_tags) does not include this member.",
+        reason="policy")
+
+
+def role_for(identity: Identity, client: ClientSettings, groups: list[str]) -> str:
+    """The first role (in config order) with a matching selector, else the default."""
+    for role, selectors in client.roles:
+        if any(matches(identity, s, groups) for s in selectors):
+            return role
+    return client.role_default
+
+
+def claim_source(identity: Identity, source: str, groups: list[str]) -> Any:
+    """The value of one extra-claim source (config.EXTRA_CLAIM_SOURCES), or None."""
+    direct = {
+        "userid": identity.subject, "name": identity.name, "alias": identity.alias,
+        "position": identity.position, "email": identity.email,
+        "biz_mail": identity.biz_mail, "phone": identity.phone, "gender": identity.gender,
+        "picture": identity.picture,
+    }
+    if source in direct:
+        return direct[source]
+    main = identity.main_department
+    if source == "main_department":
+        return department_path(identity, main) or None
+    if source == "main_department_name":
+        return department_path(identity, main).rsplit("/", 1)[-1] or None
+    if source == "main_department_id":
+        return main
+    if source == "departments":
+        return [department_path(identity, d) for d in identity.departments]
+    if source == "department_ids":
+        return list(identity.departments)
+    if source == "tags":
+        return list(identity.tags)
+    if source == "groups":
+        return groups
+    if source == "leader_of":
+        return [department_path(identity, d) for d in identity.attributes.get("leader_of", [])]
+    return identity.attributes.get(source)
