@@ -352,3 +352,35 @@ def test_frontchannel_no_iframe_for_apps_without_frontchannel_uri(stack):
     b, _, token, _ = signed_in(stack)
     r = end_session(stack, b, id_token_hint=token["id_token"])
     assert "<iframe" not in r.text
+
+
+def test_logout_from_app_server_without_cookie_ends_hinted_session(stack, receiver):
+    """oauth2-proxy's --backend-logout-url, Keycloak's back-channel call: the app's
+    server, not the browser, calls end_session with the ID token; the session the
+    token's sid names ends, its tokens are revoked and its apps told."""
+    b, rp, token, claims = signed_in(stack)
+    server_side = requests.get(stack.bridge_url + "/end_session", timeout=10,
+                               params={"id_token_hint": token["id_token"]},
+                               allow_redirects=False)
+    assert server_side.status_code == 200
+    assert goes_to_wecom(stack, b)
+    assert userinfo_status(stack, token["access_token"]) == 401
+    with pytest.raises(OAuthError):
+        rp.refresh(token["refresh_token"])
+    assert len(receiver.posts) == 1
+    logout_token = jwt.decode(receiver.posts[0]["form"]["logout_token"], KeySet.import_key_set(
+        requests.get(stack.bridge_url + "/jwks.json", timeout=5).json()))
+    assert logout_token.claims["sid"] == claims["sid"]
+
+
+def test_logout_without_cookie_hint_of_ended_session_changes_nothing_else(stack, receiver):
+    b, _, token, _ = signed_in(stack)
+    end_session(stack, b, id_token_hint=token["id_token"])  # the browser logs out
+    b2, _, token2, _ = signed_in(stack)  # a new session
+    receiver.posts.clear()
+    r = requests.get(stack.bridge_url + "/end_session", timeout=10,
+                     params={"id_token_hint": token["id_token"]}, allow_redirects=False)
+    assert r.status_code == 200
+    assert not goes_to_wecom(stack, b2)
+    assert userinfo_status(stack, token2["access_token"]) == 200
+    assert receiver.posts == []

@@ -14,6 +14,10 @@ from ..config import SessionSettings
 from ..store.base import StateStore
 
 SESSION = "session"
+# The same record under the public sid, so a logout that names the session by an
+# ID token (an app's server calling end_session, without the browser's cookie)
+# finds it. It holds nothing secret: never the cookie value.
+SESSION_BY_SID = "session_sid"
 
 
 @dataclass
@@ -48,8 +52,13 @@ class Sessions:
         s = Session(cookie=secrets.token_urlsafe(32), sid=secrets.token_urlsafe(16), sub=sub,
                     claims=claims, identity=identity, auth_time=auth_time,
                     expires_at=self.clock() + self.settings.lifetime, clients=[client_id])
-        self.store.put(SESSION, s.cookie, s.record(), self.settings.lifetime)
+        self._save(s, self.settings.lifetime)
         return s
+
+    def _save(self, s: Session, ttl: float) -> None:
+        record = s.record()
+        self.store.put(SESSION, s.cookie, record, ttl)
+        self.store.put(SESSION_BY_SID, s.sid, record, ttl)
 
     def load(self, cookie: str | None) -> Session | None:
         if not cookie or len(cookie) > 128:
@@ -68,7 +77,7 @@ class Sessions:
         session.clients.append(client_id)
         remaining = session.expires_at - self.clock()
         if remaining > 0:
-            self.store.put(SESSION, session.cookie, session.record(), remaining)
+            self._save(session, remaining)
 
     def end(self, cookie: str | None) -> Session | None:
         """Remove the session; returns what it was, for logout notifications."""
@@ -78,4 +87,19 @@ class Sessions:
         if record is None:
             return None
         record.pop("grant_id", None)
+        self.store.delete(SESSION_BY_SID, record["sid"])
         return Session(cookie=cookie, **record)
+
+    def end_by_sid(self, sid: str, sub: str) -> Session | None:
+        """Remove the session an ID token names (its sid, for the same person):
+        logout requested without the browser's cookie."""
+        if not sid or len(sid) > 128:
+            return None
+        record = self.store.take(SESSION_BY_SID, sid)
+        if record is None:
+            return None
+        if record.get("sub") != sub:
+            return None
+        record.pop("grant_id", None)
+        # The cookie's record goes with the session's grant (the caller revokes it).
+        return Session(cookie="", **record)

@@ -43,6 +43,11 @@ def add_logout_route(bp: Blueprint, provider: Provider) -> None:
             if target not in client.settings.post_logout_redirect_uris:
                 return _bad("post_logout_redirect_uri is not registered for this client.")
         session = provider.sessions.end(session_cookie(provider))
+        if session is None and claims is not None:
+            # No cookie (an app's server calling, e.g. oauth2-proxy's backend logout):
+            # the ID token's sid names the session to end.
+            session = provider.sessions.end_by_sid(str(claims.get("sid") or ""),
+                                                   str(claims.get("sub") or ""))
         frames: list[str] = []
         if session is not None:
             n = provider.store.revoke_grant(session.sid)
