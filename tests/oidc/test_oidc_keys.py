@@ -114,3 +114,20 @@ def test_keys_public_jwks_key_verifies_what_the_signer_signs(keyring):
 def test_keys_public_key_by_kid_finds_the_key(keyring):
     assert keyring.public_key(keyring.kid) is keyring.signing_key
     assert keyring.public_key("unknown") is None
+
+
+def test_keys_existing_keys_load_from_a_read_only_folder(tmp_path):
+    import os
+
+    from wecom_oidc.oidc.keys import KeyRing
+
+    folder = tmp_path / "keys"
+    first = KeyRing.load(folder)
+    (folder / ".lock").unlink()
+    os.chmod(folder, 0o500)
+    try:
+        again = KeyRing.load(folder)  # no lock file, no new key: nothing to write
+    finally:
+        os.chmod(folder, 0o700)
+    assert again.kid == first.kid
+    assert not (folder / ".lock").exists()

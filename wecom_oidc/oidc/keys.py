@@ -122,7 +122,10 @@ def _read(path: Path) -> KeyFile:
 
 
 def ensure_keys(directory: Path, algs: tuple[str, ...] = (SIGNING_ALG,)) -> list[Path]:
-    """Generate a key for each alg the folder has none of. Returns the new files."""
+    """Generate a key for each alg the folder has none of. Returns the new files.
+    Touches nothing when every key exists, so a read-only keys mount works."""
+    if directory.is_dir() and all(a in {f.alg for f in read_keys(directory)[0]} for a in algs):
+        return []
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open(directory / ".lock", "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
