@@ -42,5 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-timer=time.process_time \
 		-o testpaths=benchmarks $(PYTEST_ARGS)
 
+lint: $(STAMP)
+	$(BIN)/ruff check wecom_oidc tests benchmarks
+
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

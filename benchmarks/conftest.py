@@ -14,7 +14,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from e2e.stack import bridge_config, free_port, wait_http  # noqa: E402
 
-
 EMULATOR_UNDER_GUNICORN = """
 import sys
 from wecom_oidc.cli import run_gunicorn

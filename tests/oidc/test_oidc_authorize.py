@@ -6,9 +6,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from fakes import (APP_REDIRECT, CLI_ID, CLI_REDIRECT, ISSUER, auth_params, pkce_pair,
-                   query)
-
+from fakes import APP_REDIRECT, CLI_ID, CLI_REDIRECT, ISSUER, auth_params, pkce_pair, query
 
 
 def authorize(http, **params):

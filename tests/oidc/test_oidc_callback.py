@@ -3,8 +3,16 @@ code redirect back to the client with state and iss."""
 
 from __future__ import annotations
 
-from fakes import (APP_REDIRECT, BROKEN, BROKEN_ERRCODE, BROKEN_HINT, ISSUER, finish_login,
-                   query, start_login)
+from fakes import (
+    APP_REDIRECT,
+    BROKEN,
+    BROKEN_ERRCODE,
+    BROKEN_HINT,
+    ISSUER,
+    finish_login,
+    query,
+    start_login,
+)
 from markupsafe import escape
 
 

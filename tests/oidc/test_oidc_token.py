@@ -3,8 +3,20 @@ expiry, binding to client and redirect_uri, and the response itself."""
 
 from __future__ import annotations
 
-from fakes import (APP_ID, APP_REDIRECT, APP_SECRET, CLI_ID, CLI_REDIRECT, OTHER_ID,
-                   OTHER_REDIRECT, OTHER_SECRET, basic_auth, exchange, login, pkce_pair)
+from fakes import (
+    APP_ID,
+    APP_REDIRECT,
+    APP_SECRET,
+    CLI_ID,
+    CLI_REDIRECT,
+    OTHER_ID,
+    OTHER_REDIRECT,
+    OTHER_SECRET,
+    basic_auth,
+    exchange,
+    login,
+    pkce_pair,
+)
 
 
 def assert_token_error(resp, status: int, error: str) -> None:

@@ -4,8 +4,15 @@ internals in either, 503 when the store is down."""
 from __future__ import annotations
 
 import pytest
-from fakes import (FakeUpstream, auth_params, exchange, finish_login, login, settings_toml,
-                   start_login)
+from fakes import (
+    FakeUpstream,
+    auth_params,
+    exchange,
+    finish_login,
+    login,
+    settings_toml,
+    start_login,
+)
 
 from wecom_oidc.app import create_app
 from wecom_oidc.errors import StoreUnavailable

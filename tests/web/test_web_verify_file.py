@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 def with_verify_file(build_app, issuer: str | None = None):
     # The table must sit inside [wecom]: add it through the environment.
     app, _ = build_app(issuer=issuer, env={

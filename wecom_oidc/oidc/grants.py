@@ -18,9 +18,9 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.grants import OpenIDCode
 
+from ..errors import UpstreamDenied
 from .claims import claims_for_scope
 from .client_claims import for_client
-from ..errors import UpstreamDenied
 from .models import AuthorizationCode, Client, StoredToken, User
 
 if TYPE_CHECKING:
