@@ -205,6 +205,9 @@ roles = { Admin = ["team:ops"] }
         assert key in text, key
 
 
-def test_config_example_has_groups_and_policy():
+def test_config_example_documents_groups_roles_and_policy():
     s = load_settings("config.example.toml", env={})
-    assert s.groups.max > 0
+    grafana, kubelogin = s.clients
+    assert s.groups.departments == "path" and s.wecom.directory_ttl == 600
+    assert grafana.roles[0] == ("Admin", ("tag:管理层",)) and grafana.role_default == "Viewer"
+    assert kubelogin.groups == "always" and kubelogin.restricted
