@@ -29,7 +29,7 @@ from .conftest import (
 from .support import MEMBER, unavailable
 
 NODE_DIR = Path(__file__).parent / "node"
-FIX = "apt-get install nodejs npm; then `make test` (or `npm ci` in tests/interop/node)"
+FIX = "Node.js 20 or later with npm, then `make test` (or `npm ci` in tests/interop/node)"
 
 
 @pytest.fixture(scope="module")
