@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_PORT ?= 9000
+NODE_RP := tests/interop/node
 
-.PHONY: install browser demo test serve bench lint clean
+.PHONY: install browser interop apache demo test serve bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +22,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/wecom-oidc serve
 
-test: $(STAMP) browser
+test: $(STAMP) browser interop
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive the distribution's Chromium (never a browser build downloaded
@@ -37,6 +38,33 @@ browser:
 	  else \
 	    echo "chromium not found and cannot be installed here: browser tests will skip"; \
 	  fi; }
+
+# Independent relying parties for tests/interop: panva's openid-client (npm, every package
+# pinned with its integrity by tests/interop/node/package-lock.json) and Apache httpd with
+# mod_auth_openidc (Debian's packages). Installed when missing and we may; otherwise those
+# tests skip outside CI and fail in CI.
+interop: $(NODE_RP)/node_modules/.package-lock.json apache
+
+$(NODE_RP)/node_modules/.package-lock.json: $(NODE_RP)/package.json $(NODE_RP)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(NODE_RP) --no-audit --no-fund --loglevel=error \
+	    || echo "npm ci failed: the openid-client tests will skip (and fail in CI)"; \
+	else \
+	  echo "npm not found: the openid-client tests will skip (and fail in CI)"; \
+	fi
+
+apache:
+	@if ! { command -v apache2 >/dev/null 2>&1 || [ -x /usr/sbin/apache2 ]; } \
+	    || [ ! -f /usr/lib/apache2/modules/mod_auth_openidc.so ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing apache2 and mod_auth_openidc for the interop tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      apache2 libapache2-mod-auth-openidc >/dev/null \
+	      || echo "could not install apache2: the mod_auth_openidc tests will skip (and fail in CI)"; \
+	  else \
+	    echo "apache2 + mod_auth_openidc not found and cannot be installed here: those tests will skip"; \
+	  fi; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-timer=time.process_time \
