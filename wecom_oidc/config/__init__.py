@@ -1,0 +1,29 @@
+"""Typed settings: defaults <- TOML file <- environment <- `*_file` secrets.
+
+`load_settings()` validates everything at once and raises `ConfigError` listing
+every problem with the file and key, so an admin fixes a config in one pass.
+"""
+
+from .loader import load_settings
+from .settings import (
+    CONFIG_ENV,
+    ENV_PREFIX,
+    LOOPBACK_HOSTS,
+    ClaimsSettings,
+    ClientSettings,
+    GroupsSettings,
+    KeySettings,
+    Secret,
+    ServerSettings,
+    SessionSettings,
+    Settings,
+    StoreSettings,
+    TokenSettings,
+    WecomSettings,
+)
+
+__all__ = [
+    "CONFIG_ENV", "ENV_PREFIX", "LOOPBACK_HOSTS", "ClaimsSettings", "ClientSettings",
+    "GroupsSettings", "KeySettings", "Secret", "ServerSettings", "SessionSettings",
+    "Settings", "StoreSettings", "TokenSettings", "WecomSettings", "load_settings",
+]

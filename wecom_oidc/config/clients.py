@@ -1,0 +1,169 @@
+"""Validation of [[clients]], [groups] and claim mappings (a mixin of Validator)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from .settings import (
+    EXTRA_CLAIM_SOURCES,
+    LOOPBACK_HOSTS,
+    RESERVED_CLAIMS,
+    SELECTOR_KINDS,
+    ClientSettings,
+    GroupsSettings,
+    json_or,
+)
+
+
+class ClientRules:
+    """The client-side rules; relies on Validator's get/problem/section helpers."""
+
+    def subset(self, sec: dict, prefix: str, key: str, allowed: tuple[str, ...]) -> tuple:
+        """A list of distinct values out of `allowed` (default: all, in that order)."""
+        value = self.get(sec, prefix, key, tuple, allowed)
+        bad = [v for v in value if v not in allowed]
+        if bad or len(set(value)) != len(value):
+            self.problem(f"{prefix}.{key}", f"must list distinct values of {', '.join(allowed)}")
+            return allowed
+        return value
+
+    def groups(self) -> GroupsSettings:
+        g = self.section("groups")
+        d = GroupsSettings
+        out = GroupsSettings(
+            departments=self.choice(g, "groups", "departments", ("path", "name", "both", "none")),
+            parents=self.get(g, "groups", "parents", bool, d.parents),
+            tags=self.get(g, "groups", "tags", bool, d.tags),
+            prefix_department=self.get(g, "groups", "prefix_department", str, ""),
+            prefix_tag=self.get(g, "groups", "prefix_tag", str, ""),
+            include=self.regexes(g, "groups", "include"),
+            exclude=self.regexes(g, "groups", "exclude"),
+            max=self.positive(g, "groups", "max", d.max),
+        )
+        return out
+
+    def regexes(self, sec: dict, prefix: str, key: str) -> tuple[str, ...]:
+        value = self.get(sec, prefix, key, tuple, ())
+        for i, pattern in enumerate(value):
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                self.problem(f"{prefix}.{key}[{i}]", f"not a valid regular expression: {e}")
+        return value
+
+    def client_claims(self, c: dict, prefix: str) -> dict[str, Any]:
+        """groups, extra_claims, roles and the access policy of one client."""
+        extra = json_or(c.get("extra_claims", {}), dict)
+        if not isinstance(extra, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in extra.items()):
+            self.problem(f"{prefix}.extra_claims", 'must map claim names to sources, e.g. '
+                         '{ title = "position", employee_no = "extattr.工号" }')
+            extra = {}
+        for name, source in extra.items():
+            self.claim_name(f"{prefix}.extra_claims.{name}", name)
+            if source not in EXTRA_CLAIM_SOURCES and not (
+                    source.startswith("extattr.") and len(source) > len("extattr.")):
+                self.problem(f"{prefix}.extra_claims.{name}", f"unknown source {source!r}: use "
+                             f"{', '.join(EXTRA_CLAIM_SOURCES)} or extattr.<name>")
+        roles = json_or(c.get("roles", {}), dict)
+        if not isinstance(roles, dict):
+            self.problem(f"{prefix}.roles", 'must map role names to selector lists, e.g. '
+                         '{ Admin = ["tag:管理层"], Editor = ["dept:研发中心"] }')
+            roles = {}
+        parsed_roles = []
+        for role in roles:
+            sel = self.get(roles, f"{prefix}.roles", role, tuple, ())
+            for j, item in enumerate(sel):
+                self.selector(f"{prefix}.roles.{role}[{j}]", item)
+            parsed_roles.append((role, sel))
+        role_claim = self.get(c, prefix, "role_claim", str, "role")
+        if parsed_roles:
+            self.claim_name(f"{prefix}.role_claim", role_claim)
+        departments = c.get("allow_departments", [])
+        if isinstance(departments, list):  # TOML mixes ids and paths: [7, "研发中心/平台部"]
+            departments = [str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+                           for v in departments]
+        return dict(
+            groups=self.choice(c, prefix, "groups", ("scope", "always", "never")),
+            extra_claims=tuple(extra.items()), role_claim=role_claim,
+            roles=tuple(parsed_roles), role_default=self.get(c, prefix, "role_default", str, ""),
+            allow_users=self.get(c, prefix, "allow_users", tuple, ()),
+            allow_departments=self.get({"allow_departments": departments}, prefix,
+                                       "allow_departments", tuple, ()),
+            allow_tags=self.get(c, prefix, "allow_tags", tuple, ()),
+        )
+
+    def claim_name(self, key: str, name: str) -> None:
+        """Extra claims may not replace the standard ones (sub, email, groups...)."""
+        if not name or name in RESERVED_CLAIMS:
+            self.problem(key, f"{name!r} is a standard claim and cannot be configured here")
+
+    def selector(self, key: str, item: str) -> None:
+        kind, sep, value = item.partition(":")
+        if not sep or kind not in SELECTOR_KINDS or not value:
+            self.problem(key, f"{item!r} must be one of "
+                         f"{', '.join(k + ':...' for k in SELECTOR_KINDS)}")
+
+    def clients(self) -> tuple[ClientSettings, ...]:
+        raw = self.raw.get("clients", [])
+        if not isinstance(raw, list):
+            self.problem("clients", f"must be an array of tables ([[clients]]), got {raw!r}")
+            return ()
+        if not raw:
+            self.problem("clients", "no client registered: add at least one [[clients]] entry")
+        out, seen = [], set()
+        for i, c in enumerate(raw):
+            prefix = f"clients[{i}]"
+            if not isinstance(c, dict):
+                self.problem(prefix, "must be a table")
+                continue
+            cid = self.get(c, prefix, "client_id", str, "", required=True)
+            if cid in seen:
+                self.problem(f"{prefix}.client_id", f"duplicate client_id {cid!r}")
+            seen.add(cid)
+            uris = self.get(c, prefix, "redirect_uris", tuple, (), required=True)
+            if "redirect_uris" in c and not uris:
+                self.problem(f"{prefix}.redirect_uris", "must list at least one URI")
+            logout = self.get(c, prefix, "post_logout_redirect_uris", tuple, ())
+            for j, u in enumerate(uris):
+                self.redirect_uri(f"{prefix}.redirect_uris[{j}]", u)
+            for j, u in enumerate(logout):
+                self.redirect_uri(f"{prefix}.post_logout_redirect_uris[{j}]", u)
+            out.append(ClientSettings(
+                client_id=cid, redirect_uris=uris, post_logout_redirect_uris=logout,
+                client_secret=self.secret(c, prefix, "client_secret", required=False),
+                name=self.get(c, prefix, "name", str, ""),
+                refresh_tokens=self.choice(c, prefix, "refresh_tokens",
+                                           ("offline_access", "always", "never")),
+                backchannel_logout_uri=self.logout_uri(c, prefix, "backchannel_logout_uri"),
+                frontchannel_logout_uri=self.logout_uri(c, prefix, "frontchannel_logout_uri"),
+                id_token_signed_response_alg=self.choice(
+                    c, prefix, "id_token_signed_response_alg", ("RS256", "ES256")),
+                **self.client_claims(c, prefix),
+            ))
+        return tuple(out)
+
+    def choice(self, sec: dict, prefix: str, key: str, allowed: tuple[str, ...]) -> str:
+        """One of `allowed`; the first is the default."""
+        value = self.get(sec, prefix, key, str, allowed[0])
+        if value not in allowed:
+            self.problem(f"{prefix}.{key}", f"must be one of {', '.join(allowed)}, got {value!r}")
+            return allowed[0]
+        return value
+
+    def logout_uri(self, sec: dict, prefix: str, key: str) -> str:
+        value = self.get(sec, prefix, key, str, "")
+        if value:
+            self.redirect_uri(f"{prefix}.{key}", value)
+            if not value.startswith(("http://", "https://")):
+                self.problem(f"{prefix}.{key}", "must be an http(s) URL")
+        return value
+
+    def redirect_uri(self, key: str, uri: str) -> None:
+        parts = urlsplit(uri)
+        if not parts.scheme or parts.fragment:
+            self.problem(key, f"{uri!r} must be absolute and have no #fragment")
+        elif parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+            self.problem(key, f"{uri!r}: plain http is only allowed for loopback redirects")

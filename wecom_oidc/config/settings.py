@@ -1,0 +1,241 @@
+"""The typed settings: frozen dataclasses, the Secret type and the constants the
+validator checks against."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+ENV_PREFIX = "WECOM_OIDC_"
+CONFIG_ENV = "WECOM_OIDC_CONFIG"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+class Secret:
+    """A secret string whose repr and str never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class WecomSettings:
+    corp_id: str
+    agent_id: int
+    secret: Secret
+    api_base_url: str = "https://qyapi.weixin.qq.com"
+    authorize_url: str = "https://open.weixin.qq.com/connect/oauth2/authorize"
+    web_login_url: str = "https://login.work.weixin.qq.com/wwlogin/sso/login"
+    timeout: float = 10.0
+    # OIDC scopes that make the in-app login ask for consent (snsapi_privateinfo),
+    # since only that scope yields a user_ticket with email/mobile (wecom-api.md §2, §5).
+    privateinfo_scopes: tuple[str, ...] = ("email", "phone")
+    # WeCom demands WW_verify_*.txt at the root of the trusted domain (wecom-api.md §9).
+    verify_files: tuple[tuple[str, str], ...] = ()
+    # The department tree and tags (department/list, tag/list, tag/get) for groups,
+    # roles and access policies, cached this long and served stale (up to
+    # directory_max_stale) while WeCom is slow or failing.
+    directory: bool = True
+    directory_ttl: int = 600
+    directory_max_stale: int = 86400
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    client_id: str
+    redirect_uris: tuple[str, ...]
+    client_secret: Secret | None = None
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    name: str = ""
+    # "offline_access": a refresh token when that scope is granted; "always"; "never".
+    refresh_tokens: str = "offline_access"
+    backchannel_logout_uri: str = ""
+    frontchannel_logout_uri: str = ""
+    # "RS256" (default) or "ES256" for this client's ID tokens.
+    id_token_signed_response_alg: str = "RS256"
+    # The `groups` claim: "scope" (when the groups scope is granted), "always", "never".
+    groups: str = "scope"
+    # Extra claims from directory fields: ((claim, source), ...); see EXTRA_CLAIM_SOURCES.
+    extra_claims: tuple[tuple[str, str], ...] = ()
+    # A role claim: the first role whose selectors match ("tag:x", "dept:y", ...), else
+    # role_default ("" = no claim).
+    role_claim: str = "role"
+    roles: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    role_default: str = ""
+    # Access policy: nobody listed anywhere = everyone may sign in.
+    allow_users: tuple[str, ...] = ()
+    allow_departments: tuple[str, ...] = ()  # ids ("7") or paths ("研发中心/平台部")
+    allow_tags: tuple[str, ...] = ()
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.allow_users or self.allow_departments or self.allow_tags)
+
+    @property
+    def is_public(self) -> bool:
+        return self.client_secret is None
+
+
+# Redis store URLs (the store package parses them; config imports nothing of ours).
+REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel", "rediss+sentinel",
+                 "redis+cluster", "rediss+cluster")
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    url: str = "sqlite:///data/wecom-oidc.db"
+
+    @property
+    def shared(self) -> bool:
+        """A store several replicas share (Redis): they must then share everything else
+        that is state, e.g. the signing keys, so none may generate its own."""
+        return urlsplit(self.url).scheme.lower() in REDIS_SCHEMES
+
+    def __repr__(self) -> str:
+        # A Redis URL may carry a password: never in a repr (settings get logged).
+        scheme, sep, rest = self.url.partition("://")
+        userinfo, at, hosts = rest.rpartition("@")
+        if at and ":" in userinfo:
+            rest = f"{userinfo.partition(':')[0]}:***@{hosts}"
+        return f"StoreSettings(url={scheme + sep + rest!r})"
+
+
+@dataclass(frozen=True)
+class KeySettings:
+    dir: str = "keys"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    bind: str = "127.0.0.1:8000"
+    workers: int = 2
+    threads: int = 8
+    # Number of trusted reverse proxies in front; X-Forwarded-* is ignored when 0.
+    proxy_hops: int = 0
+    # "text" (human) or "json" (one object per line, for log collectors).
+    log_format: str = "text"
+    # Seconds a worker may finish its requests after SIGTERM before it is killed.
+    graceful_timeout: int = 20
+
+
+@dataclass(frozen=True)
+class TokenSettings:
+    code_ttl: int = 120
+    access_token_ttl: int = 3600
+    id_token_ttl: int = 3600
+    login_state_ttl: int = 600
+    refresh_token_ttl: int = 30 * 86400
+    # How long a refresh may trust the last WeCom check of the member (user/get).
+    member_recheck_ttl: int = 300
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    """The bridge's own login session (so a second app skips the WeCom scan)."""
+
+    lifetime: int = 8 * 3600
+    cookie_name: str = "wecom_oidc_session"
+
+
+# What an extra claim may be made of (resolved in oidc/client_claims.py), besides
+# "extattr.<name>" (a custom directory attribute).
+EXTRA_CLAIM_SOURCES = (
+    "userid", "name", "alias", "position", "email", "biz_mail", "phone", "gender",
+    "picture", "english_name", "telephone", "main_department", "main_department_name",
+    "main_department_id", "departments", "department_ids", "tags", "groups", "is_leader",
+    "leader_of", "direct_leader",
+)
+SELECTOR_KINDS = ("user", "dept", "tag", "group")
+RESERVED_CLAIMS = frozenset((
+    "sub", "iss", "aud", "exp", "iat", "nbf", "jti", "auth_time", "nonce", "acr", "amr",
+    "azp", "at_hash", "c_hash", "sid", "scope", "client_id", "name", "preferred_username",
+    "picture", "gender", "email", "email_verified", "phone_number", "phone_number_verified",
+    "groups"))
+EMAIL_SOURCES = ("email", "biz_mail")
+
+
+@dataclass(frozen=True)
+class GroupsSettings:
+    """The `groups` claim: department names/paths and tag names, filtered and capped."""
+
+    departments: str = "path"  # "path", "name", "both" or "none"
+    # Also every parent of a member's department ("研发中心", "研发中心/平台部").
+    parents: bool = False
+    tags: bool = True
+    prefix_department: str = ""
+    prefix_tag: str = ""
+    include: tuple[str, ...] = ()  # regexes (re.search) on the final value; empty = all
+    exclude: tuple[str, ...] = ()
+    max: int = 100
+
+
+@dataclass(frozen=True)
+class ClaimsSettings:
+    # Fallback when WeCom gives no address, e.g. "{userid}@corp.example".
+    email_template: str = ""
+    # Which WeCom fields give `email`, first non-empty wins (then email_template).
+    email_sources: tuple[str, ...] = EMAIL_SOURCES
+    # Corp-managed mail (email / biz_mail from WeCom) may be declared verified.
+    wecom_email_verified: bool = False
+    # Addresses from WeCom in these domains are verified even without the above.
+    verified_email_domains: tuple[str, ...] = ()
+    template_email_verified: bool = False
+    wecom_phone_verified: bool = False
+    # Put the granted scopes' claims in the ID token as well as userinfo.
+    claims_in_id_token: bool = True
+    lowercase_username: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    issuer: str
+    wecom: WecomSettings
+    clients: tuple[ClientSettings, ...]
+    store: StoreSettings = field(default_factory=StoreSettings)
+    keys: KeySettings = field(default_factory=KeySettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    tokens: TokenSettings = field(default_factory=TokenSettings)
+    claims: ClaimsSettings = field(default_factory=ClaimsSettings)
+    session: SessionSettings = field(default_factory=SessionSettings)
+    groups: GroupsSettings = field(default_factory=GroupsSettings)
+    source: str = "<defaults>"
+
+    @property
+    def issuer_path(self) -> str:
+        """The issuer's path prefix ('' or '/oidc'); every route lives below it."""
+        return urlsplit(self.issuer).path.rstrip("/")
+
+    def client(self, client_id: str) -> ClientSettings | None:
+        for c in self.clients:
+            if c.client_id == client_id:
+                return c
+        return None
+
+
+def json_or(value: Any, kind: type) -> Any:
+    """A string holding a JSON list/table (how the environment spells them), parsed."""
+    if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        return parsed if isinstance(parsed, kind) else value
+    return value
