@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -169,6 +170,23 @@ def test_store_add_when_present_refuses_and_keeps_first(store: StateStore):
     store.add("lock", "k", {"owner": "a"}, ttl=10)
     assert store.add("lock", "k", {"owner": "b"}, ttl=10) is False
     assert store.get("lock", "k") == {"owner": "a"}
+
+
+def test_store_delete_if_removes_only_the_same_record(store: StateStore):
+    store.add("lock", "k", {"owner": "a"}, ttl=10)
+    assert store.delete_if("lock", "k", {"owner": "b"}) is False
+    assert store.get("lock", "k") == {"owner": "a"}
+    assert store.delete_if("lock", "k", {"owner": "a"}) is True
+    assert store.get("lock", "k") is None
+    assert store.delete_if("lock", "k", {"owner": "a"}) is False
+
+
+def test_store_delete_if_under_threads_has_one_winner(store: StateStore):
+    store.add("lock", "k", {"owner": "a"}, ttl=10)
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda _: store.delete_if("lock", "k", {"owner": "a"}),
+                                range(20)))
+    assert results.count(True) == 1
 
 
 @pytest.mark.injected_clock

@@ -130,6 +130,9 @@ class InstrumentedStore:
     def delete(self, kind: str, key: str) -> None:
         self._run("delete", kind, key)
 
+    def delete_if(self, kind: str, key: str, record: dict[str, Any]) -> bool:
+        return self._run("delete_if", kind, key, record)
+
     def revoke_grant(self, grant_id: str) -> int:
         return self._run("revoke_grant", grant_id)
 

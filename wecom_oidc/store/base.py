@@ -49,6 +49,10 @@ class StateStore(Protocol):
     def delete(self, kind: str, key: str) -> None:
         """Remove the record if present (no error when absent)."""
 
+    def delete_if(self, kind: str, key: str, record: dict[str, Any]) -> bool:
+        """Atomically remove the record only if it still equals `record` (locks:
+        release only your own); True if this call removed it."""
+
     def revoke_grant(self, grant_id: str) -> int:
         """Delete every record whose record["grant_id"] == grant_id (a token family
         issued from one code or one login); returns how many were deleted."""

@@ -88,6 +88,15 @@ class MemoryStore:
         with self._lock:
             self._rows.pop(hkey, None)
 
+    def delete_if(self, kind: str, key: str, record: dict[str, Any]) -> bool:
+        hkey, text = hash_key(kind, key), dump_record(record)
+        with self._lock:
+            row = self._live(hkey, self._clock())
+            if row is None or row.text != text:
+                return False
+            del self._rows[hkey]
+            return True
+
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:
             return 0

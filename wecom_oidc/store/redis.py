@@ -47,6 +47,14 @@ CONNECT_TIMEOUT = 2.0
 HEALTH_CHECK_INTERVAL = 15  # PING an idle pooled connection before reuse (LB/NAT idle cuts)
 
 # SET [NX] PX on the record, then list it in its grant's set and stretch the set's expiry.
+# Compare-and-delete: a lock is released only by the worker that still owns it.
+_DELETE_IF = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 _WRITE = """
 local ok
 if ARGV[3] == '1' then
@@ -157,6 +165,7 @@ class RedisStore:
         self._grant_add = client.register_script(_GRANT_ADD)
         self._revoke = client.register_script(_REVOKE)
         self._drop_member = client.register_script(_DROP_MEMBER)
+        self._delete_if = client.register_script(_DELETE_IF)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -215,6 +224,11 @@ class RedisStore:
         rkey = self._key(kind, key)
         with _errors():
             self._r.delete(rkey)
+
+    def delete_if(self, kind: str, key: str, record: dict[str, Any]) -> bool:
+        rkey = self._key(kind, key)
+        with _errors():
+            return bool(self._delete_if(keys=[rkey], args=[dump_record(record)]))
 
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:

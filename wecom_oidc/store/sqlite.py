@@ -199,6 +199,13 @@ class SqliteStore:
         with self._db() as db:
             db.execute("DELETE FROM records WHERE hkey = ?", (hkey,))
 
+    def delete_if(self, kind: str, key: str, record: dict[str, Any]) -> bool:
+        hkey = hash_key(kind, key)
+        with self._db() as db:
+            return db.execute(
+                "DELETE FROM records WHERE hkey = ? AND record = ? AND expires_at > ?",
+                (hkey, dump_record(record), self._clock())).rowcount == 1
+
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:
             return 0

@@ -171,9 +171,8 @@ class AccessTokenSource:
 
     def _release(self, owner: str) -> None:
         # Only our own lock: if ours expired and another worker took it, leave theirs.
-        record = self._store.get(LOCK_KIND, self._key)
-        if record and record.get("owner") == owner:
-            self._store.delete(LOCK_KIND, self._key)
+        # One atomic compare-and-delete, so there is no window between look and delete.
+        self._store.delete_if(LOCK_KIND, self._key, {"owner": owner})
 
     def _drop_if(self, token: str) -> None:
         record = self._store.get(KIND, self._key)
