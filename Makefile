@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEMO_PORT ?= 9000
 NODE_RP := tests/interop/node
 
-.PHONY: install browser interop apache demo test serve bench lint clean
+.PHONY: install browser interop apache redis demo test serve bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/wecom-oidc serve
 
-test: $(STAMP) browser interop
+test: $(STAMP) browser interop redis
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive the distribution's Chromium (never a browser build downloaded
@@ -63,6 +63,24 @@ apache:
 	      || echo "could not install apache2: the mod_auth_openidc tests will skip (and fail in CI)"; \
 	  else \
 	    echo "apache2 + mod_auth_openidc not found and cannot be installed here: those tests will skip"; \
+	  fi; \
+	fi
+
+# Store and replica tests talk to a real Redis ($$REDIS_URL, default the local server on
+# 6379). Start one when none answers; install it first when missing and we may.
+redis:
+	@if [ -z "$$REDIS_URL" ] && ! $(PYTHON) -c "import socket; socket.create_connection(('127.0.0.1', 6379), 1)" 2>/dev/null; then \
+	  if ! command -v redis-server >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+	      && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      redis-server >/dev/null || true; \
+	  fi; \
+	  if command -v redis-server >/dev/null 2>&1; then \
+	    echo "starting a local redis-server on 127.0.0.1:6379 for the tests"; \
+	    redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+	      >/dev/null; sleep 0.5; \
+	  else \
+	    echo "no Redis and none can be installed: Redis tests will skip (and fail in CI)"; \
 	  fi; \
 	fi
 
