@@ -97,3 +97,13 @@ def test_policy_extra_claims_kept_at_refresh(hr_app):
     userinfo = hr_app.get("/userinfo", headers={
         "Authorization": f"Bearer {body['access_token']}"}).get_json()
     assert userinfo["dept"] == [2] and "groups" in userinfo
+
+
+def test_discovery_lists_configured_custom_claims(build_app):
+    extra = RESTRICTED.replace('extra_claims = { dept = "department_ids" }',
+                               'extra_claims = { dept = "department_ids" }\n'
+                               'roles = { Admin = ["tag:管理层"] }\nrole_claim = "grafana_role"')
+    meta = build_app(extra=extra)[0].test_client().get(
+        "/.well-known/openid-configuration").get_json()
+    assert {"dept", "grafana_role", "groups", "sub"} <= set(meta["claims_supported"])
+    assert len(meta["claims_supported"]) == len(set(meta["claims_supported"]))

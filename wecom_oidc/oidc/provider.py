@@ -169,6 +169,10 @@ class Provider:
             return None
         return claims_for_scope(record["claims"], record["scope"])
 
+    def _claims_supported(self) -> list[str]:
+        standard = list(CLAIMS_SUPPORTED)
+        return standard + [n for n in _custom_claims(self.settings) if n not in standard]
+
     def discovery(self) -> dict[str, Any]:
         return self._discovery
 
@@ -192,7 +196,7 @@ class Provider:
                 if a == "RS256" or any(c.id_token_alg == a for c in self.clients.values())],
             "token_endpoint_auth_methods_supported": AUTH_METHODS,
             "code_challenge_methods_supported": ["S256"],
-            "claims_supported": list(CLAIMS_SUPPORTED),
+            "claims_supported": self._claims_supported(),
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
@@ -208,6 +212,16 @@ class Provider:
             "frontchannel_logout_supported": True,
             "frontchannel_logout_session_supported": True,
         }
+
+
+def _custom_claims(settings: Settings) -> list[str]:
+    """Claim names clients configured (extra_claims, role), in a stable order."""
+    names: dict[str, None] = {}
+    for c in settings.clients:
+        names.update(dict.fromkeys(name for name, _ in c.extra_claims))
+        if c.roles or c.role_default:
+            names[c.role_claim] = None
+    return list(names)
 
 
 def _jti(jwt_token: str) -> str:
