@@ -211,12 +211,9 @@ def browser(user_agent: str = DESKTOP_UA) -> requests.Session:
     return s
 
 
-def qr_login(stack: Stack, auth_url: str, userid: str, ua: str = DESKTOP_UA,
-             b: requests.Session | None = None) -> str:
-    """Desktop: the bridge sends the browser to WeCom's QR page; the member 'scans'.
-    Returns where the bridge finally redirects the browser. Pass `b` to keep the
-    browser (and the bridge session cookie it receives)."""
-    b = b if b is not None else browser(ua)
+def scan(stack: Stack, b: requests.Session, auth_url: str, userid: str) -> str:
+    """Desktop: the bridge sends the browser to WeCom's QR page and `userid` 'scans'.
+    Returns the bridge callback URL WeCom redirects the browser to."""
     to_wecom = b.get(auth_url, allow_redirects=False)
     assert to_wecom.status_code == 302, to_wecom.text
     page = urlsplit(to_wecom.headers["Location"])
@@ -226,7 +223,15 @@ def qr_login(stack: Stack, auth_url: str, userid: str, ua: str = DESKTOP_UA,
     scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan?"
                     + urlencode({**params, "userid": userid}), allow_redirects=False)
     assert scanned.status_code == 302, scanned.text
-    return follow_to_client(b, scanned.headers["Location"])
+    return scanned.headers["Location"]
+
+
+def qr_login(stack: Stack, auth_url: str, userid: str, ua: str = DESKTOP_UA,
+             b: requests.Session | None = None) -> str:
+    """A desktop QR login; returns where the bridge finally redirects the browser.
+    Pass `b` to keep the browser (and the bridge session cookie it receives)."""
+    b = b if b is not None else browser(ua)
+    return follow_to_client(b, scan(stack, b, auth_url, userid))
 
 
 def inapp_login(stack: Stack, auth_url: str, userid: str) -> str:

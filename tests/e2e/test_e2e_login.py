@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import requests
 
-from .stack import WEB_REDIRECT, RelyingParty, browser, inapp_login, qr_login
+from .stack import WEB_REDIRECT, RelyingParty, browser, inapp_login, qr_login, scan
 
 
 def test_login_qr_confidential_client_gets_validated_tokens_and_userinfo(stack):
@@ -63,44 +61,31 @@ def test_login_gettoken_is_cached_across_logins_and_workers(stack):
     assert stack.calls("gettoken") <= 1
 
 
-def test_login_nonmember_gets_refusal_page_not_a_code(stack):
-    rp = RelyingParty(stack)
-    started = rp.start()
+def _refusal(stack, userid: str, lang: str = ""):
+    """Log `userid` in on the QR page; the bridge's answer at the callback."""
     b = browser()
-    to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
-    params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
-    params["userid"] = "outsider"  # a non-member in the sample directory
-    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan", params=params,
-                    allow_redirects=False)
-    page = b.get(scanned.headers["Location"], allow_redirects=False)
+    if lang:
+        b.headers["Accept-Language"] = lang
+    callback = scan(stack, b, RelyingParty(stack).start()["url"], userid)
+    return b.get(callback, allow_redirects=False)
+
+
+def test_login_nonmember_gets_refusal_page_not_a_code(stack):
+    page = _refusal(stack, "outsider")  # a non-member in the sample directory
     assert page.status_code == 403
     assert "Location" not in page.headers
     assert "access_denied" in page.text  # the back link tells the app
 
 
 def test_login_disabled_member_refused(stack):
-    rp = RelyingParty(stack)
-    started = rp.start()
-    b = browser()
-    to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
-    params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
-    params["userid"] = "disabled"  # status 2 in the sample directory
-    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan", params=params,
-                    allow_redirects=False)
-    page = b.get(scanned.headers["Location"], allow_redirects=False)
+    page = _refusal(stack, "disabled")  # status 2 in the sample directory
     assert page.status_code == 403
     assert "禁用" in page.text  # no Accept-Language: Chinese, the default
 
 
 def test_callback_replayed_state_refused(stack):
-    rp = RelyingParty(stack)
-    started = rp.start()
     b = browser()
-    to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
-    params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
-    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan",
-                    params={**params, "userid": "zhangsan"}, allow_redirects=False)
-    callback = scanned.headers["Location"]
+    callback = scan(stack, b, RelyingParty(stack).start()["url"], "zhangsan")
     assert b.get(callback, allow_redirects=False).status_code == 302
     again = b.get(callback, allow_redirects=False)
     assert again.status_code == 400
@@ -116,14 +101,6 @@ def test_discovery_served_by_gunicorn_matches_issuer(stack):
 def test_login_refusal_page_speaks_the_browsers_language(stack):
     for lang, expected in (("zh-CN,zh;q=0.9", "已在本企业通讯录中被禁用"),
                            ("en-US,en;q=0.9", "is disabled in this company")):
-        rp = RelyingParty(stack)
-        started = rp.start()
-        b = browser()
-        b.headers["Accept-Language"] = lang
-        to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
-        params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
-        scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan",
-                        params={**params, "userid": "disabled"}, allow_redirects=False)
-        page = b.get(scanned.headers["Location"], allow_redirects=False)
+        page = _refusal(stack, "disabled", lang)
         assert page.status_code == 403
         assert expected in page.text

@@ -3,23 +3,17 @@ admin what to fix; nothing is half-written, and the next login works."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .stack import RelyingParty, browser, qr_login
+from .stack import RelyingParty, browser, qr_login, scan
 
 
 def _to_callback(stack, userid: str = "zhangsan") -> tuple[object, str]:
     """Start a login and scan: returns the browser and the bridge callback URL."""
-    rp = RelyingParty(stack)
-    started = rp.start()
     b = browser()
-    to_wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
-    params = {k: v[0] for k, v in parse_qs(urlsplit(to_wecom).query).items()}
-    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan?"
-                    + urlencode({**params, "userid": userid}), allow_redirects=False)
-    return b, scanned.headers["Location"]
+    return b, scan(stack, b, RelyingParty(stack).start()["url"], userid)
 
 
 @pytest.mark.parametrize("errcode, status, hint_word", [
