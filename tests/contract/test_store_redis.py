@@ -3,11 +3,11 @@ URLs (Sentinel, Cluster, credentials). The shared behaviour is in test_store_con
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 
 import pytest
 from redis_server import REDIS_URL, prefixed_url, redis_or_skip
+from spawned import run_spawned
 
 from wecom_oidc.errors import StoreUnavailable
 from wecom_oidc.store import hash_key, open_store
@@ -134,18 +134,7 @@ def _take_all(url: str, barrier, results) -> None:
 def test_redis_take_across_processes_has_one_winner_per_key(rstore, redis_prefix):
     for k in KEYS:
         rstore.put("code", k, {"k": k}, ttl=600)
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    url = prefixed_url(REDIS_URL, redis_prefix)
-    procs = [ctx.Process(target=_take_all, args=(url, barrier, results)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    got = [results.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-        assert p.exitcode == 0
-    results.close()
-    results.join_thread()
+    got = run_spawned(_take_all, prefixed_url(REDIS_URL, redis_prefix))
     assert sorted(k for won, _ in got for k in won) == sorted(KEYS)
     assert sorted(k for _, locks in got for k in locks) == sorted(KEYS)
 

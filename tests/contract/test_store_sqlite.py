@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
+from spawned import run_spawned
 
 from wecom_oidc.errors import StoreUnavailable
 from wecom_oidc.store import MemoryStore, SqliteStore, hash_key, open_store, sqlite_path
@@ -132,17 +132,7 @@ def test_sqlite_take_across_processes_has_one_winner_per_key(tmp_path):
     store = SqliteStore(path)
     for k in KEYS:
         store.put("code", k, {"k": k}, ttl=600)
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_take_all, args=(path, barrier, results)) for _ in range(2)]
-    for p in procs:
-        p.start()
-    got = [results.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-        assert p.exitcode == 0
-    results.close()
-    results.join_thread()
+    got = run_spawned(_take_all, path)
     takes = sorted(k for won, _ in got for k in won)
     locks = sorted(k for _, won_locks in got for k in won_locks)
     assert takes == sorted(KEYS)  # every key taken exactly once (no duplicates, none lost)

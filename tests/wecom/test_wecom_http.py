@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from spawned import run_spawned
 from wecom_fakes import AGENT_ID, CORP_ID, SECRET
 
 from wecom_oidc.store import SqliteStore
@@ -100,18 +100,7 @@ def _worker(base_url: str, db_path: str, barrier, results) -> None:
 def test_token_two_processes_one_sqlite_file_one_gettoken(wecom, tmp_path):
     db_path = str(tmp_path / "shared.db")
     SqliteStore(db_path).close()  # schema first, like the app factory before forking
-    ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(2), ctx.Queue()
-    procs = [ctx.Process(target=_worker, args=(wecom.base_url, db_path, barrier, results))
-             for _ in range(2)]
-    for p in procs:
-        p.start()
-    got = [results.get(timeout=60) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-        assert p.exitcode == 0
-    results.close()
-    results.join_thread()
+    got = run_spawned(_worker, wecom.base_url, db_path)
     assert wecom.gettoken_calls == 1
     assert [token for token, _ in got] == [SERVED_TOKEN, SERVED_TOKEN]
     assert all(users == [f"user{i}" for i in range(THREADS_PER_PROCESS)] for _, users in got)
