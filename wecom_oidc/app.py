@@ -17,6 +17,7 @@ from .ops.hooks import init_app as init_ops
 from .ops.metrics import Metrics
 from .store import StateStore, open_store
 from .upstream.base import RefreshingUpstream, Upstream
+from .web import limits
 from .web.errors import register_error_handlers
 from .web.views import make_blueprint, make_root_blueprint
 
@@ -65,6 +66,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
                            url_prefix=settings.issuer_path or None)
     app.register_blueprint(make_root_blueprint(settings.wecom.verify_files))
     register_error_handlers(app)
+    limits.init_app(app)
     init_ops(app, metrics)  # /readyz, /metrics, request ids, login and token metrics
     hops = settings.server.proxy_hops
     if hops:

@@ -61,6 +61,21 @@ class LoginStateError(BridgeError):
     used login state: the user has to start the login again from the app."""
 
 
+class LoginFromOtherBrowser(LoginStateError):
+    """The callback carries a valid login state, but the browser that opened it is
+    not the one that started the login (login CSRF: someone sent this person their
+    own half-finished login). Nothing changes; the person starts again."""
+
+
+class RequestTooLarge(BridgeError):
+    """A parameter longer than the bridge accepts; refused before anything is
+    stored or redirected."""
+
+    def __init__(self, name: str, limit: int):
+        self.name, self.limit = name, limit
+        super().__init__(f"parameter {name!r} is longer than {limit} characters")
+
+
 class LoginCancelled(UpstreamDenied):
     """The person declined or cancelled at the upstream login page; the client
     gets access_denied straight away."""

@@ -234,7 +234,11 @@ def _set_cookie_after_login(stack, issuer: str) -> str:
                     + urlencode({**params, "userid": "zhangsan"}), allow_redirects=False)
     assert scanned.status_code == 302
     callback = local(scanned.headers["Location"])
-    r = b.get(callback, allow_redirects=False)
+    # A Secure binding cookie is not sent over the plain-http hop to gunicorn; hand it
+    # over as the https browser would.
+    binding = {c.name: c.value for c in to_wecom.cookies if c.name.endswith("_login")}
+    assert binding, to_wecom.headers.get("Set-Cookie")
+    r = b.get(callback, allow_redirects=False, cookies=binding)
     assert r.status_code == 302, r.text[:300]
     assert "code=" in r.headers["Location"]
     return r.headers["Set-Cookie"]

@@ -62,15 +62,13 @@ def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
                 code_challenge=data.get("code_challenge") or None,
                 code_challenge_method="S256" if data.get("code_challenge") else None,
             )
-            provider.store.put(CODE, code, record.to_record(), provider.settings.tokens.code_ttl)
+            provider.store.put(CODE, code_key(request.client.client_id, code),
+                               record.to_record(), provider.settings.tokens.code_ttl)
 
         def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-            record = take_once(provider, CODE, USED_CODE, code,
+            record = take_once(provider, CODE, USED_CODE, code_key(client.client_id, code),
                                provider.settings.tokens.access_token_ttl)
-            if record is None:
-                return None
-            found = AuthorizationCode.from_record(record)
-            return found if found.client_id == client.client_id else None
+            return AuthorizationCode.from_record(record) if record is not None else None
 
         def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
             """Nothing to do: query_authorization_code took the code atomically."""
@@ -80,6 +78,13 @@ def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
             return User(c.sub, c.claims, c.auth_time, c.sid, c.identity)
 
     return CodeGrant
+
+
+def code_key(client_id: str, code: str) -> str:
+    """A code is found only by the client it was issued to: a leaked code that
+    another client presents neither spends it nor counts as a replay that would
+    revoke the real client's login."""
+    return f"{client_id} {code}"
 
 
 def take_once(provider: Provider, kind: str, used_kind: str, value: str,

@@ -10,7 +10,14 @@ from authlib.oauth2 import OAuth2Error
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from ..errors import LoginStateError, StoreUnavailable, UpstreamDenied, UpstreamError
+from ..errors import (
+    LoginFromOtherBrowser,
+    LoginStateError,
+    RequestTooLarge,
+    StoreUnavailable,
+    UpstreamDenied,
+    UpstreamError,
+)
 from .i18n import page_lang, texts, upstream_message
 
 log = logging.getLogger("wecom_oidc.web")
@@ -86,9 +93,21 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(LoginStateError)
     def _state(e: LoginStateError) -> Response:
-        log.info("callback with unknown or used login state rid=%s", request_id())
         t = texts()
+        if isinstance(e, LoginFromOtherBrowser):
+            log.warning("callback opened in a browser that did not start the login "
+                        "(possible login CSRF); nothing changed rid=%s", request_id())
+            return error_response(400, "invalid_state", t["other_browser"],
+                                  advice=t["restart_here"])
+        log.info("callback with unknown or used login state rid=%s", request_id())
         return error_response(400, "invalid_state", t["login_state"], advice=t["restart"])
+
+    @app.errorhandler(RequestTooLarge)
+    def _too_large(e: RequestTooLarge) -> Response:
+        log.info("request refused: %s rid=%s", e, request_id())
+        return error_response(400, "invalid_request",
+                              texts()["too_long"].format(name=e.name, limit=e.limit),
+                              advice=texts()["bad_request"])
 
     @app.errorhandler(StoreUnavailable)
     def _store(e: StoreUnavailable) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import request
+from werkzeug.exceptions import HTTPException
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -16,6 +17,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "restart": "请回到应用重新登录。",
         "login_state": "登录链接已失效或已被使用（例如刷新了页面或等待过久）。",
         "bad_request": "应用发来的登录请求无效，无法继续。",
+        "other_browser": "这个登录链接不是在当前浏览器中发起的，为了你的安全，登录没有继续，"
+                         "你的登录状态也没有改变。如果有人发给你这个链接，请不要理会。",
+        "restart_here": "如需登录，请在此浏览器中回到应用重新登录。",
+        "too_long": "参数 {name} 超过了 {limit} 个字符的上限。",
         "store_down": "登录服务暂时不可用，请稍后再试。",
         "not_found": "页面不存在。",
         "internal": "登录服务出现内部错误，请稍后再试。",
@@ -47,6 +52,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "login_state": "This sign-in link has expired or was already used "
                        "(for example after a page reload or a long wait).",
         "bad_request": "The application sent an invalid sign-in request, so it cannot go on.",
+        "other_browser": "This sign-in link was not started in this browser, so for your "
+                         "safety the sign-in did not go on and nothing about your sign-in "
+                         "changed. If someone sent you this link, ignore it.",
+        "restart_here": "To sign in, go back to the application in this browser and sign "
+                        "in again.",
+        "too_long": "The parameter {name} is longer than the limit of {limit} characters.",
         "store_down": "The sign-in service is temporarily unavailable. Please try again soon.",
         "not_found": "There is no such page.",
         "internal": "The sign-in service hit an internal error. Please try again soon.",
@@ -75,13 +86,22 @@ TEXTS: dict[str, dict[str, str]] = {
 
 def page_lang() -> str:
     """'zh' or 'en': ui_locales first, then Accept-Language; Chinese by default."""
-    hint = request.values.get("ui_locales", "").lower() if request else ""
+    hint = _ui_locales().lower() if request else ""
     if hint.startswith("en"):
         return "en"
     if hint.startswith("zh"):
         return "zh"
     best = request.accept_languages.best_match(["zh", "zh-CN", "en"]) if request else None
     return "en" if best == "en" else "zh"
+
+
+def _ui_locales() -> str:
+    """ui_locales from the query or form; a body the bridge refused (too large,
+    malformed) is not read again while rendering the refusal."""
+    try:
+        return request.values.get("ui_locales", "")
+    except HTTPException:
+        return request.args.get("ui_locales", "")
 
 
 def texts() -> dict[str, str]:

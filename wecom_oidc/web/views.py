@@ -4,33 +4,25 @@ decisions stay in Authlib (oidc/) and the WeCom ones in the upstream."""
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, redirect, request
 
-from ..errors import LoginCancelled, LoginStateError, UpstreamDenied
+from ..errors import LoginCancelled, UpstreamDenied, UpstreamError
 from ..oidc.client_claims import for_client
+from ..oidc.logout import notify_backchannel
 from ..oidc.models import User
 from ..oidc.provider import Provider, ResumedRequest
 from ..oidc.session import Session
 from ..upstream.base import Upstream
 from .errors import denied_page, oauth_error_page, request_id
+from .login_state import bind_browser, save_login, take_login
 from .logout import add_logout_route
 from .session_cookie import session_cookie, set_session_cookie
 
 log = logging.getLogger("wecom_oidc.web")
-
-LOGIN = "login"
-
-
-def new_login_state() -> str:
-    """192 random bits as hex: within WeCom's state rule (a-zA-Z0-9, at most 128
-    bytes, wecom-api.md §2) and cheaper than picking characters one by one."""
-    return secrets.token_hex(24)
-
 
 def _public(resp: Response, max_age: int = 300) -> Response:
     """Discovery and keys are public: cacheable and readable by browser apps."""
@@ -69,9 +61,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
             # A bridge session answers without another WeCom scan (prompt=none too).
             provider.sessions.add_client(session, grant.request.client.client_id)
             return _issue(grant, user)
-        state = new_login_state()
-        store.put(LOGIN, state, {"params": request.values.to_dict()},
-                  settings.tokens.login_state_ttl)
+        state, browser_key = save_login(provider, request.values)
         target = upstream.login_url(
             state=state, callback_url=callback_url,
             user_agent=request.headers.get("User-Agent", ""),
@@ -81,7 +71,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         )
         log.info("authorize client=%s -> upstream rid=%s", grant.request.client.client_id,
                  request_id())
-        return redirect(target, 302)
+        return bind_browser(provider, redirect(target, 302), browser_key)
 
     def _session_user(session: Session | None, params: Mapping[str, str]) -> User | None:
         """The session's person, unless this request demands a fresh WeCom login:
@@ -99,16 +89,35 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
             claims = provider.jwts.decode(hint, check_exp=False)
             if claims is None or claims.get("sub") != session.sub:
                 return None
-        return User(session.sub, session.claims, session.auth_time, session.sid,
-                    session.identity)
+        return _still_member(session, User(session.sub, session.claims, session.auth_time,
+                                           session.sid, session.identity))
+
+    def _still_member(session: Session, user: User) -> User | None:
+        """The session's person as WeCom describes them now (cached for
+        member_recheck_ttl), before the session answers for another app. A member
+        who was disabled, left or fell out of the visible range loses the session
+        and every token of it. When WeCom cannot be asked, the session goes on as it
+        was: an outage must not sign everybody out."""
+        if provider.clock() - session.auth_time < settings.tokens.member_recheck_ttl:
+            return user  # the WeCom login itself was the check
+        try:
+            return provider.recheck(user)
+        except UpstreamDenied as e:
+            provider.sessions.end(session.cookie)
+            n = store.revoke_grant(session.sid)
+            notify_backchannel(provider, session)
+            log.warning("session ended: member may no longer sign in sub=%s reason=%s "
+                        "revoked=%d rid=%s", user.sub, e.reason or e.detail, n, request_id())
+            return None
+        except UpstreamError as e:
+            log.warning("member re-check failed, session kept sub=%s errcode=%s rid=%s",
+                        user.sub, e.code, request_id())
+            return user
 
     @bp.get("/wecom/callback")
     def wecom_callback() -> Response:
-        state = request.args.get("state", "")
-        pending = store.take(LOGIN, state) if 0 < len(state) <= 128 else None
-        if pending is None:
-            raise LoginStateError()
-        oauth_request = provider.resumed_request(pending["params"])
+        params = take_login(provider, request.args.get("state", ""))
+        oauth_request = provider.resumed_request(params)
         try:
             identity = upstream.complete_login(request.args)
         except LoginCancelled:
@@ -116,7 +125,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         except UpstreamDenied as e:
             return denied_page(e, back_url=_respond(oauth_request, None).headers.get(
                 "Location", ""))
-        client_id = pending["params"].get("client_id", "")
+        client_id = params.get("client_id", "")
         # A fresh login replaces whatever session this browser had.
         provider.sessions.end(session_cookie(provider))
         user = provider.user_for(identity)

@@ -1,0 +1,91 @@
+"""A login in flight across the WeCom hop: the authorization request saved under a
+single-use `state`, and bound to the browser that started it.
+
+The binding defends against login CSRF (RFC 9700 §4.7): without it, anyone could
+start a login, approve it with their own WeCom account, and get a victim to open
+the unfollowed `/wecom/callback?code=..&state=..` link, leaving the victim's browser
+signed in as the attacker for every app. The browser gets an HttpOnly cookie holding
+a random key at /authorize; the saved login keeps only its hash; the callback is
+honoured only when the same browser brings the key back. The key is reused while
+the cookie lives, so several logins in several tabs all stay valid."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, request
+
+from ..errors import LoginFromOtherBrowser, LoginStateError
+from ..oidc.provider import Provider
+
+LOGIN = "login"
+BINDING_COOKIE_SUFFIX = "_login"
+
+# What a login needs after the WeCom hop (OAuth 2.0 / OIDC Core §3.1.2.1, PKCE).
+# Anything else is ignored as the specs require, and never stored: an unauthenticated
+# /authorize must not be able to park arbitrary data in the store. id_token_hint
+# is only read at /authorize (to decide whether the session answers).
+LOGIN_PARAMS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+                "code_challenge", "code_challenge_method", "prompt", "max_age",
+                "ui_locales", "claims_locales", "login_hint", "acr_values", "display",
+                "response_mode")
+
+
+def new_login_state() -> str:
+    """192 random bits as hex: within WeCom's state rule (a-zA-Z0-9, at most 128
+    bytes, wecom-api.md §2)."""
+    return secrets.token_hex(24)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _cookie_name(provider: Provider) -> str:
+    return provider.settings.session.cookie_name + BINDING_COOKIE_SUFFIX
+
+
+def _browser_key(provider: Provider) -> str:
+    """This browser's binding key: the one it already holds, or a new one."""
+    held = request.cookies.get(_cookie_name(provider), "")
+    return held if len(held) == 43 and held.isascii() else secrets.token_urlsafe(32)
+
+
+def save_login(provider: Provider, params: Mapping[str, str]) -> tuple[str, str]:
+    """Save the authorization request for the callback, bound to this browser.
+    Returns (state to send upstream, browser key for `bind_browser`)."""
+    key = _browser_key(provider)
+    state = new_login_state()
+    kept = {k: params[k] for k in LOGIN_PARAMS if params.get(k)}
+    provider.store.put(LOGIN, state, {"params": kept, "browser": _digest(key)},
+                       provider.settings.tokens.login_state_ttl)
+    return state, key
+
+
+def bind_browser(provider: Provider, resp: Response, key: str) -> Response:
+    """Hand the browser its binding key. The cookie lives as long as the newest
+    login it binds; SameSite=Lax still reaches the callback, a top-level GET
+    navigation from WeCom's page."""
+    s = provider.settings
+    resp.set_cookie(_cookie_name(provider), key, max_age=s.tokens.login_state_ttl,
+                    path=s.issuer_path or "/", secure=s.issuer.startswith("https://"),
+                    httponly=True, samesite="Lax")
+    return resp
+
+
+def take_login(provider: Provider, state: str) -> dict[str, Any]:
+    """The saved authorization request for `state`, used up. Raises LoginStateError
+    when it is unknown, expired or used, and LoginFromOtherBrowser when this browser
+    did not start it (the attacker's login is spent; this browser's session is not
+    touched)."""
+    pending = provider.store.take(LOGIN, state) if 0 < len(state) <= 128 else None
+    if pending is None:
+        raise LoginStateError()
+    key = request.cookies.get(_cookie_name(provider), "")
+    if not key or not hmac.compare_digest(_digest(key), str(pending.get("browser", ""))):
+        raise LoginFromOtherBrowser()
+    return pending["params"]
