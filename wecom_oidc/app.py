@@ -18,6 +18,7 @@ from .ops.metrics import Metrics
 from .store import StateStore, open_store
 from .upstream.base import RefreshingUpstream, Upstream
 from .web import limits
+from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
 from .web.views import make_blueprint, make_root_blueprint
 
@@ -64,6 +65,9 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     app.extensions["wecom_oidc"] = provider
     app.register_blueprint(make_blueprint(provider, upstream),
                            url_prefix=settings.issuer_path or None)
+    if provider.device:
+        app.register_blueprint(make_device_blueprint(provider, upstream),
+                               url_prefix=settings.issuer_path or None)
     app.register_blueprint(make_root_blueprint(settings.wecom.verify_files))
     register_error_handlers(app)
     limits.init_app(app)

@@ -6,7 +6,9 @@ every problem with the file and key, so an admin fixes a config in one pass.
 
 from .loader import load_settings
 from .settings import (
+    AUTHORIZATION_CODE,
     CONFIG_ENV,
+    DEVICE_CODE,
     ENV_PREFIX,
     LOOPBACK_HOSTS,
     ClaimsSettings,
@@ -23,7 +25,8 @@ from .settings import (
 )
 
 __all__ = [
-    "CONFIG_ENV", "ENV_PREFIX", "LOOPBACK_HOSTS", "ClaimsSettings", "ClientSettings",
+    "AUTHORIZATION_CODE", "CONFIG_ENV", "DEVICE_CODE", "ENV_PREFIX", "LOOPBACK_HOSTS",
+    "ClaimsSettings", "ClientSettings",
     "GroupsSettings", "KeySettings", "Secret", "ServerSettings", "SessionSettings",
     "Settings", "StoreSettings", "TokenSettings", "WecomSettings", "load_settings",
 ]

@@ -7,7 +7,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .settings import (
+    AUTHORIZATION_CODE,
     EXTRA_CLAIM_SOURCES,
+    GRANT_TYPES,
     LOOPBACK_HOSTS,
     RESERVED_CLAIMS,
     SELECTOR_KINDS,
@@ -123,8 +125,11 @@ class ClientRules:
             if cid in seen:
                 self.problem(f"{prefix}.client_id", f"duplicate client_id {cid!r}")
             seen.add(cid)
-            uris = self.get(c, prefix, "redirect_uris", tuple, (), required=True)
-            if "redirect_uris" in c and not uris:
+            grant_types = self.grant_types(c, prefix)
+            # A device-only client (a CLI) never redirects: it needs no redirect_uris.
+            code_grant = AUTHORIZATION_CODE in grant_types
+            uris = self.get(c, prefix, "redirect_uris", tuple, (), required=code_grant)
+            if code_grant and "redirect_uris" in c and not uris:
                 self.problem(f"{prefix}.redirect_uris", "must list at least one URI")
             logout = self.get(c, prefix, "post_logout_redirect_uris", tuple, ())
             for j, u in enumerate(uris):
@@ -141,9 +146,22 @@ class ClientRules:
                 frontchannel_logout_uri=self.logout_uri(c, prefix, "frontchannel_logout_uri"),
                 id_token_signed_response_alg=self.choice(
                     c, prefix, "id_token_signed_response_alg", ("RS256", "ES256")),
+                grant_types=grant_types,
                 **self.client_claims(c, prefix),
             ))
         return tuple(out)
+
+    def grant_types(self, c: dict, prefix: str) -> tuple[str, ...]:
+        """authorization_code (the default) and/or the device grant's URN."""
+        value = self.get(c, prefix, "grant_types", tuple, (AUTHORIZATION_CODE,))
+        if "refresh_token" in value:
+            self.problem(f"{prefix}.grant_types", "refresh tokens are set by refresh_tokens "
+                         '("offline_access", "always", "never"), not by grant_types')
+        elif not value or any(v not in GRANT_TYPES for v in value):
+            self.problem(f"{prefix}.grant_types", f"must list one or more of "
+                         f"{', '.join(GRANT_TYPES)}, got {list(value)!r}")
+            return (AUTHORIZATION_CODE,)
+        return tuple(dict.fromkeys(value))
 
     def choice(self, sec: dict, prefix: str, key: str, allowed: tuple[str, ...]) -> str:
         """One of `allowed`; the first is the default."""

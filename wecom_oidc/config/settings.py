@@ -11,6 +11,9 @@ from urllib.parse import urlsplit
 ENV_PREFIX = "WECOM_OIDC_"
 CONFIG_ENV = "WECOM_OIDC_CONFIG"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+AUTHORIZATION_CODE = "authorization_code"
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"  # RFC 8628 §3.4
+GRANT_TYPES = (AUTHORIZATION_CODE, DEVICE_CODE)
 
 
 class Secret:
@@ -84,6 +87,13 @@ class ClientSettings:
     allow_users: tuple[str, ...] = ()
     allow_departments: tuple[str, ...] = ()  # ids ("7") or paths ("研发中心/平台部")
     allow_tags: tuple[str, ...] = ()
+    # What the client may use: the code grant and/or the device grant (RFC 8628, opt-in).
+    # Refresh tokens come with either, as refresh_tokens says.
+    grant_types: tuple[str, ...] = (AUTHORIZATION_CODE,)
+
+    @property
+    def device(self) -> bool:
+        return DEVICE_CODE in self.grant_types
 
     @property
     def restricted(self) -> bool:
@@ -145,6 +155,10 @@ class TokenSettings:
     refresh_token_ttl: int = 30 * 86400
     # How long a refresh may trust the last WeCom check of the member (user/get).
     member_recheck_ttl: int = 300
+    # The device grant (RFC 8628): how long a user code may be entered, and the
+    # polling interval a device must keep (it grows by 5 s at each slow_down).
+    device_code_ttl: int = 600
+    device_poll_interval: int = 5
 
 
 @dataclass(frozen=True)

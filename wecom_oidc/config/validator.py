@@ -138,6 +138,10 @@ class Validator(ClientRules):
             login_state_ttl=self.positive(t, "tokens", "login_state_ttl", 600),
             refresh_token_ttl=self.positive(t, "tokens", "refresh_token_ttl", 30 * 86400),
             member_recheck_ttl=self.positive(t, "tokens", "member_recheck_ttl", 300),
+            device_code_ttl=self.positive(t, "tokens", "device_code_ttl",
+                                          TokenSettings.device_code_ttl),
+            device_poll_interval=self.positive(t, "tokens", "device_poll_interval",
+                                               TokenSettings.device_poll_interval),
         )
         se = self.section("session")
         session = SessionSettings(
@@ -146,6 +150,11 @@ class Validator(ClientRules):
         )
         if not 60 <= tokens.code_ttl <= 600:
             self.problem("tokens.code_ttl", "must be between 60 and 600 seconds (RFC 9700)")
+        if not 60 <= tokens.device_code_ttl <= 1800:
+            self.problem("tokens.device_code_ttl", "must be between 60 and 1800 seconds: a "
+                         "user code is guessable for as long as it lives (RFC 8628 §5.1)")
+        if not 1 <= tokens.device_poll_interval <= 60:
+            self.problem("tokens.device_poll_interval", "must be between 1 and 60 seconds")
         c = self.section("claims")
         claims = ClaimsSettings(
             email_template=self.get(c, "claims", "email_template", str, ""),

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 
-from ..config import LOOPBACK_HOSTS, ClientSettings
+from ..config import AUTHORIZATION_CODE, DEVICE_CODE, LOOPBACK_HOSTS, ClientSettings
 from .claims import SCOPES
 
 
@@ -89,13 +89,19 @@ class Client(ClientMixin):
             return method == "none"
         return method in ("client_secret_basic", "client_secret_post")
 
+    @property
+    def name(self) -> str:
+        """What people see on the device confirmation page."""
+        return self.settings.name or self.client_id
+
     def check_response_type(self, response_type: str) -> bool:
-        return response_type == "code"
+        return response_type == "code" and AUTHORIZATION_CODE in self.settings.grant_types
 
     def check_grant_type(self, grant_type: str) -> bool:
         if grant_type == "refresh_token":
             return self.settings.refresh_tokens != "never"
-        return grant_type == "authorization_code"
+        return grant_type in (AUTHORIZATION_CODE, DEVICE_CODE) and \
+            grant_type in self.settings.grant_types
 
 
 def _host(hostname: str) -> str:

@@ -17,11 +17,12 @@ from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from flask import Response
 
-from ..config import Settings
+from ..config import DEVICE_CODE, Settings
 from ..identity import Identity
 from ..store.base import StateStore
 from . import redact
 from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
+from .device import device_authorization_endpoint, device_grant
 from .endpoints import introspection_endpoint, revocation_endpoint
 from .grants import (
     ACCESS_TOKEN,
@@ -87,12 +88,19 @@ class Provider:
         self.server = _Server(query_client=self.clients.get, save_token=self._save_token)
         ttl = settings.tokens.access_token_ttl
         self.server.load_config({
-            "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": ttl, "refresh_token": ttl},
+            "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": ttl, "refresh_token": ttl,
+                                        DEVICE_CODE: ttl},
             "OAUTH2_ACCESS_TOKEN_GENERATOR": self._access_token,
             "OAUTH2_REFRESH_TOKEN_GENERATOR": random_token,
         })
         self.server.register_grant(code_grant(self), [BridgeOpenIDCode(self), S256CodeChallenge()])
         self.server.register_grant(refresh_grant(self), [RefreshOpenID(self)])
+        # The device grant exists only when some client opted in (discovery says so).
+        self.device = any(c.device for c in settings.clients)
+        if self.device:
+            # The same ID token extension as refresh: an ID token in the token response.
+            self.server.register_grant(device_grant(self), [RefreshOpenID(self)])
+            self.server.register_endpoint(device_authorization_endpoint(self))
         self.server.register_endpoint(revocation_endpoint(self))
         self.server.register_endpoint(introspection_endpoint(self))
         self._discovery = self._build_discovery()
@@ -178,6 +186,13 @@ class Provider:
 
     def _build_discovery(self) -> dict[str, Any]:
         """Exactly what this server does, no more (OIDC Discovery 1.0 §3)."""
+        doc = self._base_discovery()
+        if self.device:  # RFC 8628 §4
+            doc["device_authorization_endpoint"] = self.url("/device/code")
+            doc["grant_types_supported"].append(DEVICE_CODE)
+        return doc
+
+    def _base_discovery(self) -> dict[str, Any]:
         return {
             "issuer": self.settings.issuer,
             "authorization_endpoint": self.url("/authorize"),

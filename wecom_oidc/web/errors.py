@@ -22,8 +22,8 @@ from .i18n import page_lang, texts, upstream_message
 
 log = logging.getLogger("wecom_oidc.web")
 
-PROGRAM_PATHS = ("/token", "/userinfo", "/jwks.json", "/.well-known/openid-configuration",
-                 "/healthz")
+PROGRAM_PATHS = ("/token", "/device/code", "/userinfo", "/jwks.json",
+                 "/.well-known/openid-configuration", "/healthz")
 
 
 def request_id() -> str:

@@ -1,0 +1,204 @@
+"""The device grant's web side (RFC 8628): the device authorization endpoint and
+the verification page people reach from the device's QR code or by typing its URL.
+
+The page works three ways: inside the WeCom app (silent in-app login with
+snsapi_base), in a desktop browser (WeCom's QR web login), or at once with a
+bridge session. Then it names the app, repeats the code and asks Approve or Deny
+(RFC 8628 §5.4: the person must see what they are about to let in).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, redirect, render_template, request
+
+from ..errors import LoginCancelled, LoginStateError, UpstreamDenied
+from ..oidc.client_claims import for_client
+from ..oidc.device import PENDING, DeviceRequest, decide, find_request, normalise_user_code
+from ..oidc.models import User
+from ..oidc.provider import Provider
+from ..oidc.session import Session
+from ..upstream.base import Upstream
+from .device_texts import device_texts
+from .errors import request_id
+from .i18n import page_lang, upstream_message
+from .session_cookie import session_cookie, set_session_cookie
+
+log = logging.getLogger("wecom_oidc.web")
+
+DEVICE_LOGIN = "device_login"
+BINDING_COOKIE_SUFFIX = "_device"
+GUESSES = "device_guesses"
+# Wrong user codes one address may enter per window (RFC 8628 §5.1: with 20^8
+# codes and a 10-minute lifetime, this keeps a guess's odds negligible).
+MAX_WRONG = 10
+WRONG_WINDOW = 600
+
+
+def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
+    bp = Blueprint("device", __name__)
+    store, settings = provider.store, provider.settings
+
+    @bp.post("/device/code")
+    def device_authorization() -> Response:
+        return provider.server.create_endpoint_response("device_authorization")
+
+    @bp.get("/device")
+    def verification() -> Response:
+        typed = request.args.get("user_code")
+        if typed is None:
+            return _page("device_entry.html", code="")
+        if _guesses_exhausted():
+            return _page("device_entry.html", 429, code=typed, error="too_many")
+        code = normalise_user_code(typed)
+        found = find_request(provider, code) if code else None
+        if found is None:
+            _count_wrong_guess()
+            return _page("device_entry.html", 400, code=typed, error="unknown_code")
+        if found.status != PENDING:
+            return _page("device_done.html", 409, outcome="already")
+        session = provider.sessions.load(session_cookie(provider))
+        if session is None:
+            return _start_login(found)
+        user = _client_user(session, found)
+        if user is None:
+            decide(provider, found.user_code, None)
+            return _denied(found)
+        return _page("device_confirm.html", req=found, client=provider.clients[found.client_id],
+                     person=session.claims.get("name") or session.sub,
+                     csrf=_csrf(session, found.user_code))
+
+    @bp.post("/device")
+    def decision() -> Response:
+        session = provider.sessions.load(session_cookie(provider))
+        code = normalise_user_code(request.form.get("user_code", ""))
+        found = find_request(provider, code) if code else None
+        if session is None or found is None or not hmac.compare_digest(
+                request.form.get("csrf", ""), _csrf(session, found.user_code)):
+            # A forged or stale form (login CSRF, another tab): nothing is decided.
+            return _page("device_done.html", 400, outcome="invalid")
+        if request.form.get("action") != "approve":
+            decide(provider, found.user_code, None)
+            _audit("denied", found, session.sub)
+            return _page("device_done.html", outcome="denied")
+        user = _client_user(session, found)
+        if user is None:
+            decide(provider, found.user_code, None)
+            return _denied(found)
+        if not decide(provider, found.user_code, user):
+            return _page("device_done.html", 409, outcome="already")
+        provider.sessions.add_client(session, found.client_id)
+        _audit("approved", found, session.sub)
+        return _page("device_done.html", outcome="approved",
+                     client=provider.clients[found.client_id])
+
+    @bp.get("/device/callback")
+    def device_callback() -> Response:
+        state = request.args.get("state", "")
+        pending = store.take(DEVICE_LOGIN, state) if 0 < len(state) <= 128 else None
+        if pending is None:
+            raise LoginStateError()
+        key = request.cookies.get(_binding_cookie(), "")
+        if not key or not hmac.compare_digest(_digest(key), pending["browser"]):
+            # Someone else's half-finished login (login CSRF, RFC 9700 §4.7).
+            raise LoginStateError()
+        again = provider.url("/device?" + urlencode({"user_code": pending["user_code"]}))
+        try:
+            identity = upstream.complete_login(request.args)
+        except LoginCancelled:
+            return _page("device_done.html", outcome="cancelled", retry=again)
+        provider.sessions.end(session_cookie(provider))
+        user = provider.user_for(identity)
+        session = provider.sessions.start(sub=user.sub, claims=user.claims,
+                                          identity=user.identity, auth_time=user.auth_time,
+                                          client_id=pending["client_id"])
+        log.info("device login sub=%s rid=%s", user.sub, request_id())
+        resp = redirect(again, 303)
+        set_session_cookie(provider, resp, session.cookie)
+        resp.delete_cookie(_binding_cookie(), path=settings.issuer_path or "/")
+        return resp
+
+    def _start_login(found: DeviceRequest) -> Response:
+        """To WeCom, bound to this browser; back at /device/callback."""
+        key = secrets.token_urlsafe(32)
+        state = secrets.token_hex(24)  # WeCom's state rule: a-zA-Z0-9, <= 128 bytes
+        store.put(DEVICE_LOGIN, state, {"user_code": found.user_code, "browser": _digest(key),
+                                        "client_id": found.client_id},
+                  settings.tokens.login_state_ttl)
+        # No scopes: in WeCom the login stays silent (snsapi_base), never a consent page.
+        target = upstream.login_url(state=state, callback_url=provider.url("/device/callback"),
+                                    user_agent=request.headers.get("User-Agent", ""),
+                                    scopes=(), lang=page_lang())
+        resp = redirect(target, 302)
+        resp.set_cookie(_binding_cookie(), key, max_age=settings.tokens.login_state_ttl,
+                        path=settings.issuer_path or "/",
+                        secure=settings.issuer.startswith("https://"), httponly=True,
+                        samesite="Lax")
+        return resp
+
+    def _client_user(session: Session, found: DeviceRequest) -> User | None:
+        """The session's person as this client sees them, or None when the
+        client's access policy leaves them out."""
+        user = User(session.sub, session.claims, session.auth_time, session.sid,
+                    session.identity)
+        try:
+            return for_client(settings, user, found.client_id, found.scope)
+        except UpstreamDenied as e:
+            log.warning("device denied by policy client=%s reason=%s rid=%s",
+                        found.client_id, e.detail, request_id())
+            return None
+
+    def _denied(found: DeviceRequest) -> Response:
+        _audit("denied_by_policy", found, "")
+        return _page("device_done.html", 403, outcome="policy",
+                     message=upstream_message("policy", ""))
+
+    def _binding_cookie() -> str:
+        return settings.session.cookie_name + BINDING_COOKIE_SUFFIX
+
+    def _guesses_exhausted() -> bool:
+        record = store.get(GUESSES, request.remote_addr or "-")
+        return record is not None and record["n"] >= MAX_WRONG
+
+    def _count_wrong_guess() -> None:
+        # A read-modify-write: concurrent wrong guesses may count once, which
+        # costs an attacker at most a few extra tries per window.
+        ip = request.remote_addr or "-"
+        record = store.get(GUESSES, ip) or {"n": 0, "until": provider.clock() + WRONG_WINDOW}
+        left = record["until"] - provider.clock()
+        if left > 0:
+            store.put(GUESSES, ip, {"n": record["n"] + 1, "until": record["until"]}, left)
+
+    return bp
+
+
+def _csrf(session: Session, user_code: str) -> str:
+    """The confirmation form's token: bound to this browser's session (its cookie
+    is HttpOnly, so another site can neither read nor forge it) and to the code."""
+    return hmac.new(session.cookie.encode(), f"device:{user_code}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _audit(event: str, found: DeviceRequest, sub: str) -> None:
+    log.info("device %s client=%s sub=%s rid=%s", event, found.client_id, sub, request_id())
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    t = device_texts()
+    resp = Response(render_template(template, t=t, lang=page_lang(), heading=t["device_title"],
+                                    **context), status=status, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    # The Approve button must not be clickable through another site's frame.
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return resp
