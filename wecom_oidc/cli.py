@@ -1,4 +1,4 @@
-"""The `wecom-oidc` command: serve, check-config, doctor, keys, emulator, demo."""
+"""The `wecom-oidc` command: serve, check-config, doctor, keys, emulator, demo, login."""
 
 from __future__ import annotations
 
@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
 
     demo = sub.add_parser("demo", help="bridge + WeCom emulator + sample app on loopback")
     demo.add_argument("--port", type=int, default=9000, help="first of three ports")
+
+    from . import device_login
+
+    device_login.add_parser(sub)
 
     args = parser.parse_args(argv)
     _setup_logging()
@@ -188,6 +192,12 @@ def _demo(args: argparse.Namespace) -> int:
     return demo_main(port=args.port) or 0
 
 
+def _login(args: argparse.Namespace) -> int:
+    from . import device_login
+
+    return device_login.run(args, lambda: _settings(args).issuer)
+
+
 _COMMANDS = {
     "serve": _serve,
     "check-config": _check_config,
@@ -195,6 +205,7 @@ _COMMANDS = {
     "keys": _keys,
     "emulator": _emulator,
     "demo": _demo,
+    "login": _login,
 }
 
 
