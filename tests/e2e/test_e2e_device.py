@@ -33,6 +33,7 @@ else:
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 KUBECTL = "kubectl"
+RECHECK_TTL = 1
 EXTRA = f"""
 [[clients]]
 client_id = "{KUBECTL}"
@@ -43,6 +44,7 @@ groups = "always"
 
 [tokens]
 device_poll_interval = 1
+member_recheck_ttl = {RECHECK_TTL}
 """
 
 
@@ -286,3 +288,24 @@ def test_e2e_device_refresh_refused_when_member_left(stack):
     userinfo = requests.get(stack.bridge_url + "/userinfo", timeout=5, headers={
         "Authorization": "Bearer " + token["access_token"]})
     assert userinfo.status_code == 401
+
+
+def test_e2e_device_session_of_disabled_member_cannot_approve(stack):
+    b = browser()
+    qr_login(stack, RelyingParty(stack).start()["url"], "sunqi", b=b)
+    stack.emu("POST", "members/sunqi", status=2)  # disabled in the directory
+    threading.Event().wait(RECHECK_TTL + 0.2)  # past the login's own check
+    client = session_for(stack)
+    started = start_device(stack, client)
+    again = b.get(started["verification_uri_complete"], allow_redirects=False)
+    assert again.status_code == 302  # no confirmation: the session ended, WeCom asks again
+    assert urlsplit(again.headers["Location"]).path == "/wwlogin/sso/login"
+    params = {k: v[0] for k, v in parse_qs(urlsplit(again.headers["Location"]).query).items()}
+    scanned = b.get(f"{stack.emulator_url}/wwlogin/sso/scan?"
+                    + urlencode({**params, "userid": "sunqi"}), allow_redirects=False)
+    refused = b.get(scanned.headers["Location"], allow_redirects=False)
+    assert refused.status_code == 403
+    with pytest.raises(OAuthError) as e:
+        client.fetch_token(discovery(stack)["token_endpoint"], grant_type=DEVICE_CODE,
+                           device_code=started["device_code"])
+    assert e.value.error == "authorization_pending"

@@ -12,13 +12,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import secrets
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, redirect, render_template, request
 
-from ..errors import LoginCancelled, LoginStateError, UpstreamDenied
+from ..errors import LoginCancelled, UpstreamDenied
 from ..oidc.client_claims import for_client
 from ..oidc.device import PENDING, DeviceRequest, decide, find_request, normalise_user_code
 from ..oidc.models import User
@@ -28,12 +27,13 @@ from ..upstream.base import Upstream
 from .device_texts import device_texts
 from .errors import request_id
 from .i18n import page_lang, upstream_message
+from .login_state import bind_browser, save_bound, take_bound
+from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
 
 log = logging.getLogger("wecom_oidc.web")
 
 DEVICE_LOGIN = "device_login"
-BINDING_COOKIE_SUFFIX = "_device"
 GUESSES = "device_guesses"
 # Wrong user codes one address may enter per window (RFC 8628 §5.1: with 20^8
 # codes and a 10-minute lifetime, this keeps a guess's odds negligible).
@@ -64,14 +64,15 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         if found.status != PENDING:
             return _page("device_done.html", 409, outcome="already")
         session = provider.sessions.load(session_cookie(provider))
-        if session is None:
-            return _start_login(found)
-        user = _client_user(session, found)
+        member = _member(session)
+        if session is None or member is None:
+            return _start_login(found)  # a departed member's login then says why
+        user = _for_client(member, found)
         if user is None:
             decide(provider, found.user_code, None)
             return _denied(found)
         return _page("device_confirm.html", req=found, client=provider.clients[found.client_id],
-                     person=session.claims.get("name") or session.sub,
+                     person=member.claims.get("name") or member.sub,
                      csrf=_csrf(session, found.user_code))
 
     @bp.post("/device")
@@ -87,7 +88,10 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
             decide(provider, found.user_code, None)
             _audit("denied", found, session.sub)
             return _page("device_done.html", outcome="denied")
-        user = _client_user(session, found)
+        member = _member(session)
+        if member is None:
+            return _page("device_done.html", 400, outcome="invalid")
+        user = _for_client(member, found)
         if user is None:
             decide(provider, found.user_code, None)
             return _denied(found)
@@ -100,14 +104,9 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
 
     @bp.get("/device/callback")
     def device_callback() -> Response:
-        state = request.args.get("state", "")
-        pending = store.take(DEVICE_LOGIN, state) if 0 < len(state) <= 128 else None
-        if pending is None:
-            raise LoginStateError()
-        key = request.cookies.get(_binding_cookie(), "")
-        if not key or not hmac.compare_digest(_digest(key), pending["browser"]):
-            # Someone else's half-finished login (login CSRF, RFC 9700 §4.7).
-            raise LoginStateError()
+        # Bound to this browser like /authorize's logins: someone else's unfinished
+        # login is refused (login CSRF, RFC 9700 §4.7).
+        pending = take_bound(provider, DEVICE_LOGIN, request.args.get("state", ""))
         again = provider.url("/device?" + urlencode({"user_code": pending["user_code"]}))
         try:
             identity = upstream.complete_login(request.args)
@@ -121,32 +120,30 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         log.info("device login sub=%s rid=%s", user.sub, request_id())
         resp = redirect(again, 303)
         set_session_cookie(provider, resp, session.cookie)
-        resp.delete_cookie(_binding_cookie(), path=settings.issuer_path or "/")
         return resp
 
     def _start_login(found: DeviceRequest) -> Response:
         """To WeCom, bound to this browser; back at /device/callback."""
-        key = secrets.token_urlsafe(32)
-        state = secrets.token_hex(24)  # WeCom's state rule: a-zA-Z0-9, <= 128 bytes
-        store.put(DEVICE_LOGIN, state, {"user_code": found.user_code, "browser": _digest(key),
-                                        "client_id": found.client_id},
-                  settings.tokens.login_state_ttl)
+        state, key = save_bound(provider, DEVICE_LOGIN, {"user_code": found.user_code,
+                                                         "client_id": found.client_id})
         # No scopes: in WeCom the login stays silent (snsapi_base), never a consent page.
         target = upstream.login_url(state=state, callback_url=provider.url("/device/callback"),
                                     user_agent=request.headers.get("User-Agent", ""),
                                     scopes=(), lang=page_lang())
-        resp = redirect(target, 302)
-        resp.set_cookie(_binding_cookie(), key, max_age=settings.tokens.login_state_ttl,
-                        path=settings.issuer_path or "/",
-                        secure=settings.issuer.startswith("https://"), httponly=True,
-                        samesite="Lax")
-        return resp
+        return bind_browser(provider, redirect(target, 302), key)
 
-    def _client_user(session: Session, found: DeviceRequest) -> User | None:
-        """The session's person as this client sees them, or None when the
-        client's access policy leaves them out."""
-        user = User(session.sub, session.claims, session.auth_time, session.sid,
-                    session.identity)
+    def _member(session: Session | None) -> User | None:
+        """The session's person as WeCom describes them now; None (and the session
+        ended) when they may no longer sign in."""
+        if session is None:
+            return None
+        return still_member(provider, session, User(session.sub, session.claims,
+                                                    session.auth_time, session.sid,
+                                                    session.identity))
+
+    def _for_client(user: User, found: DeviceRequest) -> User | None:
+        """`user` as this client sees them, or None when its access policy leaves
+        them out."""
         try:
             return for_client(settings, user, found.client_id, found.scope)
         except UpstreamDenied as e:
@@ -158,9 +155,6 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         _audit("denied_by_policy", found, "")
         return _page("device_done.html", 403, outcome="policy",
                      message=upstream_message("policy", ""))
-
-    def _binding_cookie() -> str:
-        return settings.session.cookie_name + BINDING_COOKIE_SUFFIX
 
     def _guesses_exhausted() -> bool:
         record = store.get(GUESSES, request.remote_addr or "-")
@@ -183,10 +177,6 @@ def _csrf(session: Session, user_code: str) -> str:
     is HttpOnly, so another site can neither read nor forge it) and to the code."""
     return hmac.new(session.cookie.encode(), f"device:{user_code}".encode(),
                     hashlib.sha256).hexdigest()
-
-
-def _digest(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def _audit(event: str, found: DeviceRequest, sub: str) -> None:

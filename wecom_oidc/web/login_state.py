@@ -58,10 +58,17 @@ def _browser_key(provider: Provider) -> str:
 def save_login(provider: Provider, params: Mapping[str, str]) -> tuple[str, str]:
     """Save the authorization request for the callback, bound to this browser.
     Returns (state to send upstream, browser key for `bind_browser`)."""
+    kept = {k: params[k] for k in LOGIN_PARAMS if params.get(k)}
+    return save_bound(provider, LOGIN, {"params": kept})
+
+
+def save_bound(provider: Provider, kind: str, record: dict[str, Any]) -> tuple[str, str]:
+    """Save `record` under a new state, bound to this browser (any login that
+    crosses the WeCom hop: /authorize's, the device page's). Returns (state,
+    browser key for `bind_browser`)."""
     key = _browser_key(provider)
     state = new_login_state()
-    kept = {k: params[k] for k in LOGIN_PARAMS if params.get(k)}
-    provider.store.put(LOGIN, state, {"params": kept, "browser": _digest(key)},
+    provider.store.put(kind, state, {**record, "browser": _digest(key)},
                        provider.settings.tokens.login_state_ttl)
     return state, key
 
@@ -82,10 +89,15 @@ def take_login(provider: Provider, state: str) -> dict[str, Any]:
     when it is unknown, expired or used, and LoginFromOtherBrowser when this browser
     did not start it (the attacker's login is spent; this browser's session is not
     touched)."""
-    pending = provider.store.take(LOGIN, state) if 0 < len(state) <= 128 else None
+    return take_bound(provider, LOGIN, state)["params"]
+
+
+def take_bound(provider: Provider, kind: str, state: str) -> dict[str, Any]:
+    """The record `save_bound` saved under `state`, used up; the errors of take_login."""
+    pending = provider.store.take(kind, state) if 0 < len(state) <= 128 else None
     if pending is None:
         raise LoginStateError()
     key = request.cookies.get(_cookie_name(provider), "")
     if not key or not hmac.compare_digest(_digest(key), str(pending.get("browser", ""))):
         raise LoginFromOtherBrowser()
-    return pending["params"]
+    return pending

@@ -10,9 +10,8 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, Response, jsonify, redirect, request
 
-from ..errors import LoginCancelled, UpstreamDenied, UpstreamError
+from ..errors import LoginCancelled, UpstreamDenied
 from ..oidc.client_claims import for_client
-from ..oidc.logout import notify_backchannel
 from ..oidc.models import User
 from ..oidc.provider import Provider, ResumedRequest
 from ..oidc.session import Session
@@ -20,6 +19,7 @@ from ..upstream.base import Upstream
 from .errors import denied_page, oauth_error_page, request_id
 from .login_state import bind_browser, save_login, take_login
 from .logout import add_logout_route
+from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
 
 log = logging.getLogger("wecom_oidc.web")
@@ -34,7 +34,7 @@ def _public(resp: Response, max_age: int = 300) -> Response:
 def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     """The bridge's endpoints, bound to one provider and upstream."""
     bp = Blueprint("bridge", __name__)
-    server, store, settings = provider.server, provider.store, provider.settings
+    server, settings = provider.server, provider.settings
     callback_url = provider.url("/wecom/callback")
 
     @bp.get("/.well-known/openid-configuration")
@@ -89,30 +89,9 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
             claims = provider.jwts.decode(hint, check_exp=False)
             if claims is None or claims.get("sub") != session.sub:
                 return None
-        return _still_member(session, User(session.sub, session.claims, session.auth_time,
-                                           session.sid, session.identity))
-
-    def _still_member(session: Session, user: User) -> User | None:
-        """The session's person as WeCom describes them now (cached for
-        member_recheck_ttl), before the session answers for another app. A member
-        who was disabled, left or fell out of the visible range loses the session
-        and every token of it. When WeCom cannot be asked, the session goes on as it
-        was: an outage must not sign everybody out."""
-        if provider.clock() - session.auth_time < settings.tokens.member_recheck_ttl:
-            return user  # the WeCom login itself was the check
-        try:
-            return provider.recheck(user)
-        except UpstreamDenied as e:
-            provider.sessions.end(session.cookie)
-            n = store.revoke_grant(session.sid)
-            notify_backchannel(provider, session)
-            log.warning("session ended: member may no longer sign in sub=%s reason=%s "
-                        "revoked=%d rid=%s", user.sub, e.reason or e.detail, n, request_id())
-            return None
-        except UpstreamError as e:
-            log.warning("member re-check failed, session kept sub=%s errcode=%s rid=%s",
-                        user.sub, e.code, request_id())
-            return user
+        return still_member(provider, session, User(session.sub, session.claims,
+                                                    session.auth_time, session.sid,
+                                                    session.identity))
 
     @bp.get("/wecom/callback")
     def wecom_callback() -> Response:
