@@ -358,3 +358,29 @@ def test_config_env_int_that_is_not_a_number_is_a_problem(make_settings):
 def test_config_env_verify_files_accepts_json_table(make_settings):
     s = make_settings(MINIMAL, {"WECOM_OIDC_WECOM__VERIFY_FILES": '{"WW_verify_Q.txt": "Q"}'})
     assert s.wecom.verify_files == (("WW_verify_Q.txt", "Q"),)
+
+
+def test_config_unknown_keys_are_reported_with_the_closest_known_key(make_settings):
+    text = MINIMAL.replace("[wecom]", "[sever]\nbind = \"0.0.0.0:9000\"\n[tokens]\n"
+                           "acess_token_ttl = 60\n[wecom]").replace(
+        "redirect_uris =", "redirect_uri = \"https://app.example.com/cb\"\nredirect_uris =")
+    problems = problems_of(make_settings, text)
+    assert any(p.endswith("sever: unknown key (did you mean 'server'?)") for p in problems)
+    assert any("tokens.acess_token_ttl: unknown key (did you mean 'access_token_ttl'?)" in p
+               for p in problems)
+    assert any("clients[0].redirect_uri: unknown key (did you mean 'redirect_uris'?)" in p
+               for p in problems)
+    assert all(p.startswith(str(Path(p.split(":")[0]))) for p in problems)  # names the file
+
+
+def test_config_unknown_key_from_environment_is_reported(make_settings):
+    problems = problems_of(make_settings, MINIMAL, {"WECOM_OIDC_SERVER__WORKRES": "4"})
+    assert any("server.workres: unknown key (did you mean 'workers'?)" in p for p in problems)
+
+
+def test_config_free_form_tables_accept_any_key(make_settings):
+    s = make_settings(MINIMAL.replace(
+        'redirect_uris = ["https://app.example.com/cb"]',
+        'redirect_uris = ["https://app.example.com/cb"]\n'
+        '[clients.extra_claims]\nmy_custom_claim = "position"'))
+    assert ("my_custom_claim", "position") in s.clients[0].extra_claims

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from .clients import ClientRules
+from .unknown_keys import track, unknown
 from .settings import (
     EMAIL_SOURCES,
     LOOPBACK_HOSTS,
@@ -29,7 +30,9 @@ class Validator(ClientRules):
     """Turns the raw mapping into Settings, collecting every problem."""
 
     def __init__(self, raw: dict[str, Any], source: str, base: Path):
-        self.raw, self.source, self.base = raw, source, base
+        self._asked: dict[str, set[str]] = {}
+        self._plain = raw
+        self.raw, self.source, self.base = track(raw, self._asked), source, base
         self.problems: list[str] = []
 
     def problem(self, key: str, msg: str) -> None:
@@ -80,6 +83,7 @@ class Validator(ClientRules):
     def secret(self, sec: dict, prefix: str, key: str, required: bool) -> Secret | None:
         """A secret inline or from `<key>_file` (container secrets)."""
         file_key = key + "_file"
+        _ = key in sec  # known either way: the file wins over an inline value
         if file_key in sec:
             p = self.path(str(sec[file_key]))
             try:
@@ -172,6 +176,8 @@ class Validator(ClientRules):
         k = self.section("keys")
         keys = KeySettings(dir=str(self.path(self.get(k, "keys", "dir", str, "keys"))))
         groups = self.groups()
+        for key, msg in unknown(self._plain, self._asked):
+            self.problem(key, msg)
         if self.problems:
             raise ConfigError(self.problems)
         assert wecom is not None
