@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from .clients import ClientRules
-from .unknown_keys import track, unknown
 from .settings import (
     EMAIL_SOURCES,
     LOOPBACK_HOSTS,
@@ -24,6 +23,7 @@ from .settings import (
     WecomSettings,
     json_or,
 )
+from .unknown_keys import track, unknown
 
 
 class Validator(ClientRules):
