@@ -309,3 +309,24 @@ def test_e2e_device_session_of_disabled_member_cannot_approve(stack):
         client.fetch_token(discovery(stack)["token_endpoint"], grant_type=DEVICE_CODE,
                            device_code=started["device_code"])
     assert e.value.error == "authorization_pending"
+
+
+def test_e2e_device_cli_poller_slows_down_when_told(stack):
+    """The CLI's poller against the bridge with a sleep that does not wait: the
+    bridge answers slow_down, and every later wait is 5 s longer (RFC 8628 §3.5)."""
+    from wecom_oidc.device_login import poll
+
+    client = session_for(stack)
+    started = start_device(stack, client)
+    waits: list[float] = []
+
+    def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:  # approve while the CLI "waits" the third time
+            b = phone("lisi")
+            answer(b, confirm_page(b, started["verification_uri_complete"]), "approve")
+
+    token = poll(client, discovery(stack)["token_endpoint"], started, sleep=no_wait,
+                 clock=lambda: 0.0)
+    assert waits == [1, 1, 6]
+    assert id_claims(stack, token["id_token"])["sub"] == "lisi"
