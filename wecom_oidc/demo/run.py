@@ -34,6 +34,7 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 9000
 DEMO_DIR = ".demo"
 CLIENT_ID = "demo-app"
+DEVICE_CLIENT_ID = "demo-cli"  # `wecom-oidc login --device` against the demo
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -189,6 +190,12 @@ client_secret = {q(client_secret)}
 name = "Sample app"
 redirect_uris = [{q(app_url + "/callback")}]
 post_logout_redirect_uris = [{q(app_url + "/")}]
+
+[[clients]]
+client_id = {q(DEVICE_CLIENT_ID)}
+name = "Demo CLI"
+grant_types = ["urn:ietf:params:oauth:grant-type:device_code"]
+refresh_tokens = "always"
 """
     path = workdir / "config.toml"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds secrets
@@ -311,6 +318,9 @@ BANNER = """
   In-app login: give the browser a WeCom User-Agent (one containing "wxwork",
   e.g. in the developer tools' device mode) to get WeCom's in-app OAuth page
   and, when email is asked for, its consent page.
+
+  From a terminal (the device grant): wecom-oidc login --device --client-id demo-cli
+  --issuer {bridge_url}, then open the link it prints (or scan its QR code).
 
   (bridge {bridge_url} - log in {log}; WeCom emulator {emulator_url})
   Press Ctrl-C to stop.
