@@ -1,4 +1,5 @@
-"""The emulator's own QR encoder, checked by an independent decoder (zxing-cpp).
+"""The emulator's QR codes (segno, drawn as one SVG path), checked by an independent
+decoder (zxing-cpp).
 
 The SVG is rasterized here, without numpy or PIL: its dark runs become black pixels in a
 grayscale buffer, which zxing-cpp reads through the buffer protocol.

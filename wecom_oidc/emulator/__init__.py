@@ -15,5 +15,5 @@ One Flask app serves the paths of all of WeCom's hosts, true to ../shared/wecom-
 Entry points: `create_emulator_app(config)` (app.py), `serve(config)` / `run(config)`
 (server.py), `python -m wecom_oidc.emulator` (__main__.py), `EmulatorConfig` /
 `load_emulator_config(path)` (config.py); the directory format is in directory.py.
-It imports flask, werkzeug and the standard library only.
+It imports flask, werkzeug, segno (the QR code) and the standard library only.
 """
