@@ -384,3 +384,16 @@ def test_logout_without_cookie_hint_of_ended_session_changes_nothing_else(stack,
     assert not goes_to_wecom(stack, b2)
     assert userinfo_status(stack, token2["access_token"]) == 200
     assert receiver.posts == []
+
+
+def test_backchannel_logout_sid_is_the_token_responses_session_state(stack, receiver):
+    """Keycloak brokering the bridge keeps the token response's session_state and ends
+    the brokered session whose session_state equals a logout token's sid."""
+    b, rp, token, claims = signed_in(stack)
+    assert token["session_state"] == claims["sid"]
+    refreshed = rp.refresh(token["refresh_token"])
+    assert refreshed["session_state"] == claims["sid"]
+    end_session(stack, b, id_token_hint=token["id_token"])
+    logout_token = jwt.decode(receiver.posts[0]["form"]["logout_token"], KeySet.import_key_set(
+        requests.get(stack.bridge_url + "/jwks.json", timeout=5).json()))
+    assert logout_token.claims["sid"] == token["session_state"]

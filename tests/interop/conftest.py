@@ -23,6 +23,13 @@ RECIPES_REDIRECT = "https://app.example/oauth2/callback"
 KUBELOGIN = "kubelogin"  # registered as docs/recipes/kubernetes.md registers it
 VAULT = ("vault", "vault-secret-0123456789abcdef01")
 VAULT_CLI_REDIRECT = "http://localhost:8250/oidc/callback"
+KEYCLOAK = ("keycloak", "keycloak-secret-0123456789abcdef")
+KEYCLOAK_REDIRECT = "https://keycloak.example/realms/corp/broker/wecom/endpoint"
+GITEA = ("gitea", "gitea-secret-0123456789abcdef012")
+GITEA_REDIRECT = "https://git.example/user/oauth2/wecom/callback"
+GITEA_ROOT = "https://git.example/"
+ARGOCD = ("argocd", "argocd-secret-0123456789abcdef01")
+ARGOCD_REDIRECT = "https://argocd.example/auth/callback"
 
 
 def roles_supported() -> bool:
@@ -82,6 +89,25 @@ refresh_tokens = "offline_access"
 client_id = "{VAULT[0]}"
 client_secret = "{VAULT[1]}"
 redirect_uris = ["https://vault.example/ui/vault/auth/oidc/oidc/callback", "{VAULT_CLI_REDIRECT}"]
+
+[[clients]]
+client_id = "{KEYCLOAK[0]}"
+client_secret = "{KEYCLOAK[1]}"
+redirect_uris = ["{KEYCLOAK_REDIRECT}"]
+refresh_tokens = "never"
+extra_claims = {{ family_name = "family_name", given_name = "given_name" }}
+
+[[clients]]
+client_id = "{GITEA[0]}"
+client_secret = "{GITEA[1]}"
+redirect_uris = ["{GITEA_REDIRECT}"]
+post_logout_redirect_uris = ["{GITEA_ROOT}", "{GITEA_ROOT.rstrip('/')}"]
+refresh_tokens = "never"
+
+[[clients]]
+client_id = "{ARGOCD[0]}"
+client_secret = "{ARGOCD[1]}"
+redirect_uris = ["{ARGOCD_REDIRECT}"]
 """
 
 

@@ -40,7 +40,12 @@ MODULES = {
 }
 # The claims the protected page shows, as mod_auth_openidc exports them (OIDC_CLAIM_*).
 SHOWN = ("REMOTE_USER", "OIDC_CLAIM_sub", "OIDC_CLAIM_preferred_username", "OIDC_CLAIM_name",
-         "OIDC_CLAIM_email", "OIDC_CLAIM_email_verified", "OIDC_CLAIM_iss")
+         "OIDC_CLAIM_email", "OIDC_CLAIM_email_verified", "OIDC_CLAIM_iss", "OIDC_CLAIM_groups")
+# The recipe's directive. mod_auth_openidc >= 2.4.15 encodes claim values as Latin-1 by
+# default (张三 would arrive as ??), "none" turns that off; before 2.4.15 values were
+# never encoded and the second word is refused ("only base64url or latin1").
+PASS_CLAIMS = "OIDCPassClaimsAs environment none"
+PASS_CLAIMS_BEFORE_2_4_15 = "OIDCPassClaimsAs environment"
 PAGE = "<html><body><dl>\n" + "".join(
     f'<dt>{v}</dt><dd id="{v}"><!--#echo var="{v}" encoding="entity" --></dd>\n'
     for v in SHOWN) + "</dl></body></html>\n"
@@ -101,15 +106,23 @@ OIDCClientSecret {APACHE[1]}
 OIDCProviderTokenEndpointAuth client_secret_basic
 OIDCRedirectURI {base}/protected/redirect_uri
 OIDCCryptoPassphrase {secrets.token_hex(24)}
-OIDCScope "openid profile email"
+OIDCScope "openid profile email groups"
 OIDCPKCEMethod S256
 OIDCRemoteUserClaim preferred_username
-OIDCPassClaimsAs environment
+{PASS_CLAIMS}
 OIDCDefaultLoggedOutURL {base}/loggedout.html
 
 <Location /protected>
     AuthType openid-connect
     Require valid-user
+</Location>
+<Location /protected/platform>
+    AuthType openid-connect
+    Require claim "groups:研发中心/平台部"
+</Location>
+<Location /protected/finance>
+    AuthType openid-connect
+    Require claim "groups:财务部"
 </Location>
 <Directory "{root}/htdocs/protected">
     Options +Includes
@@ -129,6 +142,11 @@ class Apache:
     def start(self) -> None:
         check = subprocess.run([self.binary, "-f", str(self.conf), "-t"],
                                capture_output=True, text=True, timeout=30)
+        if "unknown encoding option" in check.stderr:  # mod_auth_openidc < 2.4.15
+            self.conf.write_text(self.conf.read_text(encoding="utf-8").replace(
+                PASS_CLAIMS, PASS_CLAIMS_BEFORE_2_4_15), encoding="utf-8")
+            check = subprocess.run([self.binary, "-f", str(self.conf), "-t"],
+                                   capture_output=True, text=True, timeout=30)
         assert check.returncode == 0, f"httpd config refused: {check.stderr}"
         self.proc = subprocess.Popen([self.binary, "-f", str(self.conf), "-DFOREGROUND"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -173,6 +191,11 @@ def apache(interop_stack, apache_port) -> Iterator[Apache]:
         (root / "htdocs").chmod(0o755)
         (root / "htdocs" / "protected").chmod(0o755)
         (root / "htdocs" / "protected" / "claims.shtml").write_text(PAGE, encoding="utf-8")
+        for team in ("platform", "finance"):
+            (root / "htdocs" / "protected" / team).mkdir()
+            (root / "htdocs" / "protected" / team).chmod(0o755)
+            (root / "htdocs" / "protected" / team / "index.html").write_text(
+                f"<html><body>{team}</body></html>\n", encoding="utf-8")
         (root / "htdocs" / "loggedout.html").write_text(
             "<html><body>logged out</body></html>\n", encoding="utf-8")
         for f in (root / "htdocs").rglob("*.*html"):
@@ -235,10 +258,23 @@ def test_mod_auth_openidc_protected_page_shows_the_members_claims(interop_stack,
     assert claims["OIDC_CLAIM_email"] == f"{MEMBER}@corp.example"
     # mod_auth_openidc passes booleans as 1/0 (or true/false depending on version).
     assert claims["OIDC_CLAIM_email_verified"] in ("1", "true")
+    # An array claim arrives comma-separated, each department path intact in UTF-8.
+    assert claims["OIDC_CLAIM_groups"].split(",") == ["研发中心/平台部", "全体研发", "管理层"]
     # The session cookie alone now opens the page: no second trip to the bridge.
     again = b.get(apache.base + "/protected/claims.shtml", allow_redirects=False)
     assert again.status_code == 200
     assert shown(again.text)["REMOTE_USER"] == MEMBER
+
+
+def test_mod_auth_openidc_require_claim_on_a_department_path(interop_stack, apache):
+    # The recipe's `Require claim "groups:研发中心/平台部"`: any element of the array.
+    b = browser()
+    login_through_apache(interop_stack, apache, b)
+    def status(path: str) -> int:
+        return b.get(apache.base + path, allow_redirects=False).status_code
+
+    assert status("/protected/platform/index.html") == 200
+    assert status("/protected/finance/index.html") == 401
 
 
 def test_mod_auth_openidc_logout_goes_through_the_bridges_end_session(interop_stack, apache):

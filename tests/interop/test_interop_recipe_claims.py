@@ -15,11 +15,24 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
-from e2e.stack import qr_login
+from e2e.stack import browser, qr_login
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .conftest import KUBELOGIN, RECIPES, RECIPES_REDIRECT, VAULT, roles_supported
+from .conftest import (
+    ARGOCD,
+    ARGOCD_REDIRECT,
+    GITEA,
+    GITEA_REDIRECT,
+    GITEA_ROOT,
+    KEYCLOAK,
+    KEYCLOAK_REDIRECT,
+    KUBELOGIN,
+    RECIPES,
+    RECIPES_REDIRECT,
+    VAULT,
+    roles_supported,
+)
 from .support import MEMBER
 
 
@@ -32,9 +45,9 @@ def groups_supported(meta: dict[str, Any]) -> bool:
 
 
 def login(stack, *, scope: str, client_id: str, client_secret: str | None,
-          redirect_uri: str) -> dict[str, Any]:
+          redirect_uri: str, b: requests.Session | None = None) -> dict[str, Any]:
     """Code flow with PKCE, as the apps do; returns the token response, the verified
-    ID token claims and header, and userinfo."""
+    ID token claims and header, and userinfo. `b` keeps the browser's bridge session."""
     meta = discovery(stack)
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(
@@ -44,7 +57,7 @@ def login(stack, *, scope: str, client_id: str, client_secret: str | None,
         "response_type": "code", "client_id": client_id, "redirect_uri": redirect_uri,
         "scope": scope, "state": state, "nonce": nonce, "code_challenge": challenge,
         "code_challenge_method": "S256"})
-    back = qr_login(stack, url, MEMBER)
+    back = qr_login(stack, url, MEMBER, b=b)
     q = parse_qs(urlsplit(back).query)
     assert q["state"] == [state]
     form = {"grant_type": "authorization_code", "code": q["code"][0],
@@ -252,3 +265,90 @@ def test_recipe_keycloak_sub_is_stable_and_kid_resolves(interop_stack, web):
     assert again["id"]["sub"] == web["id"]["sub"] == MEMBER
     jwks = requests.get(web["meta"]["jwks_uri"], timeout=5).json()
     assert web["header"]["kid"] in {k["kid"] for k in jwks["keys"]}
+
+
+def test_recipe_keycloak_family_and_given_name_for_a_chinese_name(interop_stack):
+    # extra_claims = { family_name = "family_name", given_name = "given_name" }: Keycloak
+    # 24+ requires a last name and reads these before splitting `name` at a space.
+    kc = login(interop_stack, scope="openid profile email", client_id=KEYCLOAK[0],
+               client_secret=KEYCLOAK[1], redirect_uri=KEYCLOAK_REDIRECT)
+    for where, claims in (("ID token", kc["id"]), ("userinfo", kc["userinfo"])):
+        assert claims["name"] == "张三", where
+        assert (claims["family_name"], claims["given_name"]) == ("张", "三"), where
+    assert {"family_name", "given_name"} <= set(kc["meta"]["claims_supported"])
+
+
+def test_recipe_keycloak_backchannel_logout_sid_is_the_session_state(interop_stack):
+    # Keycloak keeps the token response's session_state and ends the brokered session
+    # whose session_state equals a back-channel logout token's sid (which is the ID
+    # token's sid: tests/e2e/test_e2e_op_logout.py follows it into the logout token).
+    kc = login(interop_stack, scope="openid profile email", client_id=KEYCLOAK[0],
+               client_secret=KEYCLOAK[1], redirect_uri=KEYCLOAK_REDIRECT)
+    assert kc["tokens"]["session_state"] == kc["id"]["sid"]
+    assert "refresh_token" not in kc["tokens"]  # refresh_tokens = "never"
+
+
+def test_recipe_gitea_signout_returns_to_its_registered_root_url(interop_stack):
+    # Gitea 1.26 signs out at the bridge with post_logout_redirect_uri = its ROOT_URL.
+    b = browser()
+    login(interop_stack, scope="openid profile email groups", client_id=GITEA[0],
+          client_secret=GITEA[1], redirect_uri=GITEA_REDIRECT, b=b)
+    r = b.get(interop_stack.bridge_url + "/end_session", allow_redirects=False, params={
+        "client_id": GITEA[0], "post_logout_redirect_uri": GITEA_ROOT})
+    # Straight back, or (no id_token_hint) a page asking to confirm that continues there.
+    assert r.status_code in (200, 302), r.text[:300]
+    if r.status_code == 302:
+        assert r.headers["Location"] == GITEA_ROOT
+    else:
+        assert GITEA_ROOT in r.text and "not registered" not in r.text
+
+
+def test_recipe_gitea_unregistered_signout_url_is_refused(interop_stack):
+    # What the recipe's post_logout_redirect_uris prevents: an error page, no redirect.
+    r = requests.get(interop_stack.bridge_url + "/end_session", allow_redirects=False,
+                     timeout=5, params={"client_id": RECIPES[0],
+                                        "post_logout_redirect_uri": GITEA_ROOT})
+    assert r.status_code == 400
+    assert "Location" not in r.headers
+
+
+def test_recipe_oauth2_proxy_backend_logout_url_ends_the_bridge_session(interop_stack):
+    # backend_logout_url = ".../end_session?id_token_hint={id_token}": oauth2-proxy's server
+    # GETs it (no browser cookie) and wants 200 or 204; the browser's bridge session ends.
+    b = browser()
+    web = login(interop_stack, scope="openid profile email", client_id=RECIPES[0],
+                client_secret=RECIPES[1], redirect_uri=RECIPES_REDIRECT, b=b)
+    template = interop_stack.bridge_url + "/end_session?id_token_hint={id_token}"
+    r = requests.get(template.replace("{id_token}", web["tokens"]["id_token"]), timeout=10)
+    assert r.status_code in (200, 204)
+    again = b.get(web["meta"]["authorization_endpoint"] + "?" + urlencode({
+        "response_type": "code", "client_id": RECIPES[0], "redirect_uri": RECIPES_REDIRECT,
+        "scope": "openid", "state": "s",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        "code_challenge_method": "S256"}), allow_redirects=False)
+    assert urlsplit(again.headers["Location"]).path == "/wwlogin/sso/login"  # a new scan
+
+
+def test_recipe_oauth2_proxy_email_claim_is_email_not_the_userid(web):
+    # oidc_email_claim = "email" (never user_id_claim = preferred_username): the email
+    # claim holds an address, and email_verified is what oauth2-proxy checks with it.
+    assert "@" in web["id"]["email"] and web["id"]["email"] != web["id"]["preferred_username"]
+    assert web["id"]["email_verified"] is True
+
+
+def test_recipe_argocd_before_3_1_browser_redeeming_without_secret_is_refused(interop_stack):
+    # Argo CD < 3.1 with enablePKCEAuthentication: the browser redeems the code without
+    # the secret; a confidential client's code is refused then (the recipe's warning).
+    meta = discovery(interop_stack)
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(
+        hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    back = qr_login(interop_stack, meta["authorization_endpoint"] + "?" + urlencode({
+        "response_type": "code", "client_id": ARGOCD[0], "redirect_uri": ARGOCD_REDIRECT,
+        "scope": "openid", "state": "s", "code_challenge": challenge,
+        "code_challenge_method": "S256"}), MEMBER)
+    code = parse_qs(urlsplit(back).query)["code"][0]
+    r = requests.post(meta["token_endpoint"], timeout=10, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": ARGOCD_REDIRECT,
+        "code_verifier": verifier, "client_id": ARGOCD[0]})
+    assert r.status_code == 401 and r.json()["error"] == "invalid_client"

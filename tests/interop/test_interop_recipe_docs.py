@@ -60,3 +60,19 @@ def test_recipes_bridge_config_blocks_load(page, tmp_path):
         settings = load_settings(str(path), env={})
         for client in settings.clients:
             assert client.client_id
+
+
+def test_recipes_keycloak_kcadm_quotes_the_dotted_mapper_key():
+    # kcadm reads -s config.claim.value=... as a nested object: the mapper would get no
+    # value and grant the role to nobody. The key with a dot must be quoted.
+    page = (RECIPES / "keycloak.md").read_text(encoding="utf-8")
+    assert "config.\"claim.value\"=管理层" in page
+    assert "config.claim.value=" not in page
+
+
+def test_recipes_each_page_names_the_app_versions_it_was_checked_against():
+    for page in PAGES:
+        if page.name != "README.md":
+            text = page.read_text(encoding="utf-8")
+            assert re.search(r"(Checked against|Written for|Runs for real)[^.]*\d", text), \
+                f"{page.name} does not say which app versions it was checked against"

@@ -175,7 +175,7 @@ EXTRA_CLAIM_SOURCES = (
     "userid", "name", "alias", "position", "email", "biz_mail", "phone", "gender",
     "picture", "english_name", "telephone", "main_department", "main_department_name",
     "main_department_id", "departments", "department_ids", "tags", "groups", "is_leader",
-    "leader_of", "direct_leader",
+    "leader_of", "direct_leader", "family_name", "given_name",
 )
 SELECTOR_KINDS = ("user", "dept", "tag", "group")
 RESERVED_CLAIMS = frozenset((

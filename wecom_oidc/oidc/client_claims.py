@@ -19,6 +19,7 @@ from ..identity import Identity
 from .claims import STANDARD_CLAIMS
 from .groups import department_path, groups_claim, in_department, matches
 from .models import User
+from .names import split_name
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,11 @@ def claim_source(identity: Identity, source: str, groups: list[str]) -> Any:
     }
     if source in direct:
         return direct[source]
+    if source in ("family_name", "given_name"):
+        if not identity.name:
+            return None
+        family, given = split_name(identity.name)
+        return family if source == "family_name" else given
     main = identity.main_department
     if source == "main_department":
         return department_path(identity, main) or None

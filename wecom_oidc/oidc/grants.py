@@ -165,6 +165,16 @@ class BridgeOpenIDCode(OpenIDCode):
         grant.register_hook("after_validate_authorization_request_payload",
                             refuse_request_objects)
 
+    def process_token(self, grant: Any, response: Any) -> Any:
+        token = super().process_token(grant, response)
+        sid = getattr(grant.request.user, "sid", "")
+        if "id_token" in token and sid:
+            # The login's session id, the same value as the ID token's and every logout
+            # token's `sid`: Keycloak brokering this bridge keeps the token response's
+            # session_state and matches back-channel logout tokens' sid against it.
+            token["session_state"] = sid
+        return token
+
     def exists_nonce(self, nonce: str, request: Any) -> bool:
         # Nonce replay is the relying party's check (OIDC Core §3.1.3.7); refusing
         # a reused nonce here would only break clients that retry a login.
