@@ -360,3 +360,15 @@ def test_device_cancelled_login_offers_retry(http):
     back = http.get("/device/callback", query_string={"state": state})
     assert back.status_code == 200
     assert 'data-outcome="cancelled"' in back.get_data(as_text=True)
+
+
+def test_device_tokens_end_with_the_approving_session(http):
+    started = authorize(http, scope="openid offline_access")
+    approve(http, started["user_code"])
+    tokens = poll(http, started["device_code"]).get_json()
+    http.get("/end_session")  # the browser that approved logs out
+    info = http.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+    assert info.status_code == 401
+    refreshed = http.post("/token", data={"grant_type": "refresh_token", "client_id": DEVICE_ID,
+                                          "refresh_token": tokens["refresh_token"]})
+    assert refreshed.get_json()["error"] == "invalid_grant"
