@@ -16,7 +16,8 @@ from .oidc.provider import Provider
 from .ops.hooks import init_app as init_ops
 from .ops.metrics import Metrics
 from .store import StateStore, open_store
-from .upstream.base import RefreshingUpstream, Upstream
+from .upstream.base import RefreshingUpstream, Upstream, Wiring
+from .upstream.registry import build_upstream
 from .web import limits
 from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
@@ -42,22 +43,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     keys = keys or KeyRing.load(settings.keys.dir, algs=key_algs(settings),
                                 create=not settings.store.shared)
     if upstream is None:
-        from .upstream.wecom import WecomUpstream
-        from .wecom.client import WecomClient
-
-        w = settings.wecom
-        client = WecomClient(api_base_url=w.api_base_url, corp_id=w.corp_id,
-                             agent_id=w.agent_id, secret=w.secret.reveal(), store=store,
-                             timeout=(3.05, w.timeout), clock=clock,
-                             observer=metrics.wecom_call, token_observer=metrics.token_lookup)
-        directory = None
-        if w.directory:
-            from .upstream.directory import DirectoryCache
-
-            directory = DirectoryCache(client, store, cache_key=f"{w.corp_id}:{w.agent_id}",
-                                       ttl=w.directory_ttl, max_stale=w.directory_max_stale,
-                                       clock=clock)
-        upstream = WecomUpstream(w, client, directory)
+        upstream = build_upstream(settings, store, Wiring(
+            clock=clock, observe_call=metrics.wecom_call, observe_token=metrics.token_lookup))
     recheck = upstream.refresh if isinstance(upstream, RefreshingUpstream) else None
     provider = Provider(settings, store, keys, clock, recheck=recheck)
 

@@ -33,10 +33,12 @@ class FakeUpstream:
     def __init__(self) -> None:
         self.last_login: dict[str, object] = {}
 
-    def login_url(self, *, state, callback_url, user_agent, scopes, lang=""):
-        self.last_login = {"state": state, "callback_url": callback_url, "scopes": scopes,
-                           "user_agent": user_agent}
-        return "https://upstream.test/login?" + urlencode({"state": state})
+    name = "wecom"
+
+    def login_url(self, login):
+        self.last_login = {"state": login.state, "callback_url": login.callback_url,
+                           "scopes": login.scopes, "user_agent": login.user_agent}
+        return "https://upstream.test/login?" + urlencode({"state": login.state})
 
     def complete_login(self, params: Mapping[str, str]) -> Identity:
         code = params.get("code", "")

@@ -230,6 +230,7 @@ class Settings:
     claims: ClaimsSettings = field(default_factory=ClaimsSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     groups: GroupsSettings = field(default_factory=GroupsSettings)
+    upstream: str = "wecom"  # the upstream registry's name (upstream/registry.py)
     source: str = "<defaults>"
 
     @property

@@ -122,6 +122,7 @@ class Validator(ClientRules):
         issuer = self.get(self.raw, "", "issuer", str, "", required=True).rstrip("/")
         if issuer:
             self.url("issuer", issuer, https_unless_loopback=True)
+        upstream = self.get(self.raw, "", "upstream", str, "wecom")
         wecom = self.wecom()
         clients = self.clients()
         store = self.store()
@@ -183,7 +184,8 @@ class Validator(ClientRules):
         assert wecom is not None
         return Settings(issuer=issuer, wecom=wecom, clients=clients, store=store, keys=keys,
                         server=server, tokens=tokens, claims=claims, session=session,
-                        groups=groups, source=self.source)
+                        groups=groups, source=self.source,
+                        upstream=upstream)
 
     def positive(self, sec: dict, prefix: str, key: str, default: int) -> int:
         value = self.get(sec, prefix, key, int, default)

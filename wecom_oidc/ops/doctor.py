@@ -23,6 +23,7 @@ from ..config import Settings, load_settings
 from ..errors import ConfigError
 from ..oidc.keys import read_keys
 from ..store import MemoryStore, open_store
+from ..upstream.base import callback_path
 from ..wecom.client import WecomClient
 from ..wecom.errors import MemberNotVisible, NoSuchUser, Transport, WecomApiError
 
@@ -171,7 +172,7 @@ def _failed(name: str, e: WecomApiError) -> Check:
 def check_domain(settings: Settings, http: requests.Session) -> list[Check]:
     """WeCom has no API that reads an app's trusted domain, so doctor checks what it
     can: the verify file is served at the domain root, and names the host to enter."""
-    callback = settings.issuer + "/wecom/callback"
+    callback = settings.issuer + callback_path("wecom")
     parts = urlsplit(settings.issuer)
     host = parts.netloc
     out = [Check("trusted domain (可信域名)", "warn",

@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, Response, g, request
 
+from ..upstream.base import callback_path
 from ..upstream.wecom import is_wecom_client
 from ..web.errors import request_id
 from .health import make_ops_blueprint
@@ -26,7 +27,7 @@ def init_app(app: Flask, metrics: Metrics) -> None:
     prefix = settings.issuer_path
     app.register_blueprint(make_ops_blueprint(provider, metrics), url_prefix=prefix or None)
     trust_proxy = settings.server.proxy_hops > 0
-    callback_path, token_path = prefix + "/wecom/callback", prefix + "/token"
+    callback, token_path = prefix + callback_path(settings.upstream), prefix + "/token"
 
     @app.before_request
     def _take_request_id() -> None:
@@ -37,7 +38,7 @@ def init_app(app: Flask, metrics: Metrics) -> None:
 
     @app.after_request
     def _observe(resp: Response) -> Response:
-        if request.path == callback_path:
+        if request.path == callback:
             metrics.login(login_outcome(resp), login_mode(request.headers))
         elif request.path == token_path and request.method == "POST" and resp.status_code == 200:
             metrics.token_issued(request.form.get("grant_type", ""))

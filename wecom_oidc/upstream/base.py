@@ -4,19 +4,48 @@ user_ticket or access_token never leaves the upstream module."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..identity import Identity
+
+
+@dataclass(frozen=True)
+class LoginRequest:
+    """What an upstream gets to send a browser to its login page."""
+
+    state: str  # comes back unchanged at the callback
+    callback_url: str
+    user_agent: str = ""
+    scopes: tuple[str, ...] = ()  # the OIDC scopes asked (e.g. for consented fields)
+    lang: str = ""  # the page language the person prefers ("zh", "en", ...)
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What the composition root hands an upstream's factory besides config and
+    store: the clock, and observers for its API calls (metrics)."""
+
+    clock: Callable[[], float] = time.time
+    observe_call: Callable[..., None] | None = None
+    observe_token: Callable[..., None] | None = None
+
+
+def callback_path(name: str) -> str:
+    """Where an upstream sends the browser back: /<name>/callback below the issuer."""
+    return f"/{name}/callback"
 
 
 @runtime_checkable
 class Upstream(Protocol):
     """Sends the browser to the upstream login and turns its callback into an Identity."""
 
-    def login_url(self, *, state: str, callback_url: str, user_agent: str,
-                  scopes: tuple[str, ...]) -> str:
-        """Where to send the browser. `state` comes back unchanged at the callback."""
+    name: str  # short and URL-safe; names the callback route (see callback_path)
+
+    def login_url(self, login: LoginRequest) -> str:
+        """Where to send the browser."""
         ...
 
     def complete_login(self, params: Mapping[str, str]) -> Identity:

@@ -9,9 +9,10 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
 
-from ..config import WecomSettings
+from ..config import Settings, WecomSettings
 from ..errors import LoginCancelled, UpstreamDenied, UpstreamError
 from ..identity import Identity
+from ..store.base import StateStore
 from ..wecom.client import WecomClient
 from ..wecom.errors import (
     BadCode,
@@ -21,6 +22,7 @@ from ..wecom.errors import (
     Transport,
     WecomApiError,
 )
+from .base import LoginRequest, Wiring
 from .directory import DirectoryCache
 
 log = logging.getLogger(__name__)
@@ -50,11 +52,13 @@ class WecomUpstream:
         self.client = client
         self.directory = directory  # departments and tags for groups; None: ids only
 
-    def login_url(self, *, state: str, callback_url: str, user_agent: str,
-                  scopes: tuple[str, ...], lang: str = "") -> str:
+    name = "wecom"
+
+    def login_url(self, login: LoginRequest) -> str:
         s = self.settings
-        if is_wecom_client(user_agent):
-            private = any(sc in s.privateinfo_scopes for sc in scopes)
+        state, callback_url, lang = login.state, login.callback_url, login.lang
+        if is_wecom_client(login.user_agent):
+            private = any(sc in s.privateinfo_scopes for sc in login.scopes)
             # Parameter order as documented; the fragment must stay last (§2).
             query = urlencode([
                 ("appid", s.corp_id), ("redirect_uri", callback_url), ("response_type", "code"),
@@ -188,3 +192,19 @@ def upstream_error(e: WecomApiError) -> UpstreamError:
                              hint=e.hint, status=503, reason="rate_limited")
     return UpstreamError(f"WeCom refused the request (errcode {e.errcode}).", str(e),
                          code=e.errcode, hint=e.hint, status=502, reason="refused")
+
+
+def from_settings(settings: Settings, store: StateStore, wiring: Wiring) -> WecomUpstream:
+    """The registry's factory: the WeCom client (shared token cache in the store),
+    the cached directory when groups need it, and the upstream around them."""
+    w = settings.wecom
+    client = WecomClient(api_base_url=w.api_base_url, corp_id=w.corp_id, agent_id=w.agent_id,
+                         secret=w.secret.reveal(), store=store, timeout=(3.05, w.timeout),
+                         clock=wiring.clock, observer=wiring.observe_call,
+                         token_observer=wiring.observe_token)
+    directory = None
+    if w.directory:
+        directory = DirectoryCache(client, store, cache_key=f"{w.corp_id}:{w.agent_id}",
+                                   ttl=w.directory_ttl, max_stale=w.directory_max_stale,
+                                   clock=wiring.clock)
+    return WecomUpstream(w, client, directory)

@@ -23,7 +23,7 @@ from ..oidc.device import PENDING, DeviceRequest, decide, find_request, normalis
 from ..oidc.models import User
 from ..oidc.provider import Provider
 from ..oidc.session import Session
-from ..upstream.base import Upstream
+from ..upstream.base import LoginRequest, Upstream
 from .device_texts import device_texts
 from .errors import request_id
 from .i18n import page_lang, upstream_message
@@ -127,9 +127,9 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         state, key = save_bound(provider, DEVICE_LOGIN, {"user_code": found.user_code,
                                                          "client_id": found.client_id})
         # No scopes: in WeCom the login stays silent (snsapi_base), never a consent page.
-        target = upstream.login_url(state=state, callback_url=provider.url("/device/callback"),
-                                    user_agent=request.headers.get("User-Agent", ""),
-                                    scopes=(), lang=page_lang())
+        target = upstream.login_url(LoginRequest(
+            state=state, callback_url=provider.url("/device/callback"),
+            user_agent=request.headers.get("User-Agent", ""), lang=page_lang()))
         return bind_browser(provider, redirect(target, 302), key)
 
     def _member(session: Session | None) -> User | None:

@@ -15,7 +15,7 @@ from ..oidc.client_claims import for_client
 from ..oidc.models import User
 from ..oidc.provider import Provider, ResumedRequest
 from ..oidc.session import Session
-from ..upstream.base import Upstream
+from ..upstream.base import LoginRequest, Upstream, callback_path
 from .errors import denied_page, oauth_error_page, request_id
 from .login_state import bind_browser, save_login, take_login
 from .logout import add_logout_route
@@ -35,7 +35,8 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     """The bridge's endpoints, bound to one provider and upstream."""
     bp = Blueprint("bridge", __name__)
     server, settings = provider.server, provider.settings
-    callback_url = provider.url("/wecom/callback")
+    callback = callback_path(upstream.name)
+    callback_url = provider.url(callback)
 
     @bp.get("/.well-known/openid-configuration")
     def discovery() -> Response:
@@ -62,13 +63,8 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
             provider.sessions.add_client(session, grant.request.client.client_id)
             return _issue(grant, user)
         state, browser_key = save_login(provider, request.values)
-        target = upstream.login_url(
-            state=state, callback_url=callback_url,
-            user_agent=request.headers.get("User-Agent", ""),
-            scopes=tuple((grant.request.scope or "").split()),
-            lang=request.values.get("ui_locales", "") or (
-                request.accept_languages.best_match(["zh", "en"]) or ""),
-        )
+        target = upstream.login_url(login_request(
+            state, callback_url, scopes=tuple((grant.request.scope or "").split())))
         log.info("authorize client=%s -> upstream rid=%s", grant.request.client.client_id,
                  request_id())
         return bind_browser(provider, redirect(target, 302), browser_key)
@@ -93,8 +89,8 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
                                                     session.auth_time, session.sid,
                                                     session.identity))
 
-    @bp.get("/wecom/callback")
-    def wecom_callback() -> Response:
+    @bp.get(callback, endpoint="upstream_callback")
+    def upstream_callback() -> Response:
         params = take_login(provider, request.args.get("state", ""))
         oauth_request = provider.resumed_request(params)
         try:
@@ -182,6 +178,15 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
 
     add_logout_route(bp, provider)
     return bp
+
+
+def login_request(state: str, callback_url: str, scopes: tuple[str, ...] = ()) -> LoginRequest:
+    """The upstream's view of this browser's login: its user agent (in-app or
+    desktop) and language (ui_locales first, then Accept-Language)."""
+    return LoginRequest(state=state, callback_url=callback_url,
+                        user_agent=request.headers.get("User-Agent", ""), scopes=scopes,
+                        lang=request.values.get("ui_locales", "") or (
+                            request.accept_languages.best_match(["zh", "en"]) or ""))
 
 
 def _bearer_token() -> str:
