@@ -90,6 +90,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check wecom_oidc tests benchmarks
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
