@@ -91,6 +91,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check wecom_oidc tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info

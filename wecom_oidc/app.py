@@ -61,8 +61,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     init_ops(app, metrics)  # /readyz, /metrics, request ids, login and token metrics
     hops = settings.server.proxy_hops
     if hops:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
-                                x_prefix=hops)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
     log.info("bridge ready issuer=%s clients=%d kid=%s", settings.issuer,
              len(settings.clients), keys.kid)
     return app

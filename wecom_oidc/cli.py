@@ -144,7 +144,12 @@ def _fresh_metrics_dir() -> None:
     path = tempfile.mkdtemp(prefix="wecom-oidc-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
     master = os.getpid()
-    atexit.register(lambda: os.getpid() == master and shutil.rmtree(path, ignore_errors=True))
+
+    def _remove() -> None:
+        if os.getpid() == master:  # not in a forked worker
+            shutil.rmtree(path, ignore_errors=True)
+
+    atexit.register(_remove)
 
 
 def _worker_exited(server: Any, worker: Any) -> None:

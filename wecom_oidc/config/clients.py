@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .settings import (
@@ -21,6 +21,19 @@ from .settings import (
 
 class ClientRules:
     """The client-side rules; relies on Validator's get/problem/section helpers."""
+
+    if TYPE_CHECKING:  # provided by Validator, the class this is mixed into
+        from .settings import Secret
+
+        raw: dict[str, Any]
+
+        def problem(self, key: str, msg: str) -> None: ...
+        def section(self, name: str) -> dict[str, Any]: ...
+        def get(self, sec: dict, prefix: str, key: str, kind: type, default: Any = None,
+                required: bool = False) -> Any: ...
+        def secret(self, sec: dict, prefix: str, key: str,
+                   required: bool) -> Secret | None: ...
+        def positive(self, sec: dict, prefix: str, key: str, default: int) -> int: ...
 
     def subset(self, sec: dict, prefix: str, key: str, allowed: tuple[str, ...]) -> tuple:
         """A list of distinct values out of `allowed` (default: all, in that order)."""

@@ -38,15 +38,15 @@ class _Tracked(dict):
     def _all(self) -> None:
         self._asked[self._path].update(k for k in dict.keys(self) if isinstance(k, str))
 
-    def items(self):  # type: ignore[override]
+    def items(self):
         self._all()
         return super().items()
 
-    def keys(self):  # type: ignore[override]
+    def keys(self):
         self._all()
         return super().keys()
 
-    def values(self):  # type: ignore[override]
+    def values(self):
         self._all()
         return super().values()
 

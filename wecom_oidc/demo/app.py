@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authlib.integrations.flask_client import OAuth, OAuthError
-from flask import Flask, Response, jsonify, redirect, render_template, request, session
+from flask import Flask, jsonify, redirect, render_template, request, session
 from joserfc.errors import JoseError
+from werkzeug.wrappers import Response
 
 log = logging.getLogger(__name__)
 

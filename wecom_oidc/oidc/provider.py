@@ -15,7 +15,7 @@ from urllib.parse import quote
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from flask import Response
+from werkzeug.wrappers import Response
 
 from ..config import DEVICE_CODE, Settings
 from ..identity import Identity

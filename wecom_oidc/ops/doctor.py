@@ -158,7 +158,7 @@ def _check_user_get(client: WecomClient, userid: str | None) -> Check:
     except WecomApiError as e:
         return _failed(name, e)
     status = {1: "active", 2: "disabled", 4: "not activated", 5: "left"}.get(
-        member.get("status"), f"status {member.get('status')}")
+        int(member.get("status", 0)), f"status {member.get('status')}")
     return Check(name, "ok" if member.get("status", 1) == 1 else "warn",
                  f"{userid}: {member.get('name', '?')} ({status})")
 

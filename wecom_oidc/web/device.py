@@ -15,7 +15,10 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, redirect, render_template, request
+
+# werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
+from werkzeug.wrappers import Response
 
 from ..errors import LoginCancelled, UpstreamDenied
 from ..oidc.client_claims import for_client

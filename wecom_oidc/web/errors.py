@@ -45,7 +45,7 @@ def error_response(status: int, error: str, message: str, *, heading: str = "err
                    back_url: str = "") -> Response:
     """The one renderer for error pages and JSON errors."""
     if wants_json():
-        body = {"error": error, "error_description": message}
+        body: dict[str, str | int] = {"error": error, "error_description": message}
         if errcode is not None:
             body["errcode"] = errcode
         if hint:

@@ -17,7 +17,8 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, request
+from flask import request
+from werkzeug.wrappers import Response
 
 from ..errors import LoginFromOtherBrowser, LoginStateError
 from ..oidc.provider import Provider

@@ -3,7 +3,8 @@ https, scoped to the issuer's path."""
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
+from werkzeug.wrappers import Response
 
 from ..oidc.provider import Provider
 

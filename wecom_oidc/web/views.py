@@ -8,7 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, jsonify, redirect, request
+from flask import Blueprint, jsonify, redirect, request
+
+# werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
+from werkzeug.wrappers import Response
 
 from ..errors import LoginCancelled, UpstreamDenied
 from ..oidc.client_claims import for_client
