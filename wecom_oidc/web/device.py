@@ -73,7 +73,7 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         user = _for_client(member, found)
         if user is None:
             decide(provider, found.user_code, None)
-            return _denied(found)
+            return _denied(found, member.sub)
         return _page("device_confirm.html", req=found, client=provider.clients[found.client_id],
                      person=member.claims.get("name") or member.sub,
                      csrf=_csrf(session, found.user_code))
@@ -97,7 +97,7 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         user = _for_client(member, found)
         if user is None:
             decide(provider, found.user_code, None)
-            return _denied(found)
+            return _denied(found, member.sub)
         if not decide(provider, found.user_code, user):
             return _page("device_done.html", 409, outcome="already")
         provider.sessions.add_client(session, found.client_id)
@@ -154,8 +154,8 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
                         found.client_id, e.detail, request_id())
             return None
 
-    def _denied(found: DeviceRequest) -> Response:
-        _audit("denied_by_policy", found, "")
+    def _denied(found: DeviceRequest, sub: str) -> Response:
+        _audit("denied_by_policy", found, sub)
         return _page("device_done.html", 403, outcome="policy",
                      message=upstream_message("policy", ""))
 
