@@ -6,7 +6,10 @@ STAMP  := $(VENV)/.installed
 DEMO_PORT ?= 9000
 NODE_RP := tests/interop/node
 
-.PHONY: install browser interop apache redis demo test serve bench lint clean
+APPS_VENVS ?= .venv-apps
+APPS_DIR := tests/apps
+
+.PHONY: install browser interop apache redis apps demo test serve bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +25,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/wecom-oidc serve
 
-test: $(STAMP) browser interop redis
+test: $(STAMP) browser interop redis apps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive the distribution's Chromium (never a browser build downloaded
@@ -66,6 +69,27 @@ apache:
 	  fi; \
 	fi
 
+# Real apps logging in through the bridge (tests/apps): JupyterHub + oauthenticator and
+# Matrix Synapse, each from PyPI into a venv of its own (their pins never meet ours), and
+# JupyterHub's proxy from npm. Installed once: the stamps follow the requirement files.
+apps: $(APPS_VENVS)/jupyterhub/.installed $(APPS_VENVS)/synapse/.installed \
+	$(APPS_DIR)/node/node_modules/.package-lock.json
+
+$(APPS_VENVS)/%/.installed: $(APPS_DIR)/%-requirements.txt
+	@echo "installing $* for the app tests (once)"
+	@$(PYTHON) -m venv $(APPS_VENVS)/$* && \
+	  $(APPS_VENVS)/$*/bin/pip install --quiet --disable-pip-version-check \
+	    -r $(APPS_DIR)/$*-requirements.txt && touch $@ \
+	  || echo "could not install $*: its app tests will skip (and fail in CI)"
+
+$(APPS_DIR)/node/node_modules/.package-lock.json: $(APPS_DIR)/node/package.json $(APPS_DIR)/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(APPS_DIR)/node --no-audit --no-fund --loglevel=error \
+	    || echo "npm ci failed: the JupyterHub tests will skip (and fail in CI)"; \
+	else \
+	  echo "npm not found: the JupyterHub tests will skip (and fail in CI)"; \
+	fi
+
 # Store and replica tests talk to a real Redis ($$REDIS_URL, default the local server on
 # 6379). Start one when none answers; install it first when missing and we may.
 redis:
@@ -94,4 +118,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) $(APPS_VENVS) .pytest_cache build *.egg-info
