@@ -247,7 +247,19 @@ def inapp_login(stack: Stack, auth_url: str, userid: str) -> str:
     if r.status_code == 200:  # snsapi_privateinfo: the consent page
         r = consent(b, r)
     assert r.status_code == 302, r.text
-    return follow_to_client(b, r.headers["Location"])
+    return follow_page_to_client(b, r.headers["Location"])
+
+
+def follow_page_to_client(b: requests.Session, callback: str) -> str:
+    """The in-app callback: the bridge answers with a page that moves on with a Refresh
+    header (a new navigation drops WeCom's #wechat_redirect, which a redirect would
+    carry on to the app); returns the URL it goes to."""
+    r = b.get(callback, allow_redirects=False)
+    assert r.status_code == 200, f"{r.status_code}: {r.text[:500]}"
+    assert r.headers["Cache-Control"] == "no-store"
+    delay, _, url = r.headers["Refresh"].partition("; url=")
+    assert delay == "0" and url, r.headers["Refresh"]
+    return url
 
 
 def consent(b: requests.Session, page: requests.Response) -> requests.Response:

@@ -42,6 +42,31 @@ def test_login_inapp_base_scope_is_silent_and_uses_no_ticket(stack):
     assert stack.calls("auth/getuserdetail") == 0
 
 
+def test_login_inapp_callback_leaves_wechat_redirect_fragment_behind(stack):
+    """WeCom's in-app URL ends in #wechat_redirect and browsers keep a fragment across
+    redirects: the bridge moves on from its callback with a page and a Refresh header
+    (a new navigation, no fragment) carrying the session cookie, never a redirect."""
+    from urllib.parse import urlsplit
+
+    from .stack import WECOM_UA
+
+    rp = RelyingParty(stack, scope="openid profile")
+    started = rp.start()
+    b = browser(WECOM_UA)
+    b.cookies.set("emu_userid", "zhangsan")
+    wecom = b.get(started["url"], allow_redirects=False).headers["Location"]
+    assert wecom.endswith("#wechat_redirect")
+    callback = b.get(wecom.split("#")[0], allow_redirects=False).headers["Location"]
+    page = b.get(callback, allow_redirects=False)
+    assert page.status_code == 200 and "Location" not in page.headers
+    assert "wecom_oidc_session" in page.headers["Set-Cookie"]
+    target = page.headers["Refresh"].partition("; url=")[2]
+    assert urlsplit(target).fragment == ""
+    assert target.startswith(WEB_REDIRECT + "?code=")
+    _, claims, _ = rp.finish(target, started)
+    assert claims["sub"] == "zhangsan"
+
+
 def test_login_inapp_email_scope_asks_consent_and_reads_user_detail(stack):
     rp = RelyingParty(stack, public=True, scope="openid profile email phone")
     started = rp.start()

@@ -40,7 +40,7 @@ def bridge_blocks(page: Path) -> list[str]:
 def test_recipes_every_app_has_a_page_linked_from_the_index():
     index = (RECIPES / "README.md").read_text(encoding="utf-8")
     pages = {p.name for p in PAGES} - {"README.md"}
-    assert len(pages) == 9
+    assert len(pages) == 10
     for name in pages:
         assert f"]({name})" in index, f"{name} is not linked from docs/recipes/README.md"
     readme = (RECIPES.parents[1] / "README.md").read_text(encoding="utf-8")

@@ -53,9 +53,11 @@ def login_mode(headers: Any) -> str:
 
 def login_outcome(resp: Response) -> str:
     """success: back to the app with a code; denied: access_denied (declined, refused
-    member); error: anything else (bad state, WeCom or store failure)."""
-    if resp.status_code in (301, 302, 303, 307):
-        target = urlsplit(resp.headers.get("Location", ""))
+    member); error: anything else (bad state, WeCom or store failure). In-app logins
+    leave by a page with a Refresh header (web/fragment.py) instead of a redirect."""
+    moving_on = resp.headers.get("Refresh", "").partition("url=")[2]
+    if resp.status_code in (301, 302, 303, 307) or moving_on:
+        target = urlsplit(resp.headers.get("Location") or moving_on)
         query = parse_qs(target.query or target.fragment)
         if "code" in query:
             return "success"

@@ -56,6 +56,14 @@ class Upstream(Protocol):
         ...
 
 
+def callback_has_fragment(upstream: Upstream, user_agent: str) -> bool:
+    """Whether this browser reached the callback from a login URL with a fragment, which
+    it then keeps across redirects. An optional capability of an upstream (WeCom's
+    in-app `#wechat_redirect`): `callback_has_fragment(user_agent) -> bool`."""
+    check = getattr(upstream, "callback_has_fragment", None)
+    return bool(check is not None and check(user_agent))
+
+
 @runtime_checkable
 class RefreshingUpstream(Upstream, Protocol):
     """An upstream that can re-check a person without a browser (refresh tokens)."""

@@ -54,6 +54,10 @@ class WecomUpstream:
 
     name = "wecom"
 
+    def callback_has_fragment(self, user_agent: str) -> bool:
+        """In-app logins come back from a URL ending in #wechat_redirect (login_url)."""
+        return is_wecom_client(user_agent)
+
     def login_url(self, login: LoginRequest) -> str:
         s = self.settings
         state, callback_url, lang = login.state, login.callback_url, login.lang

@@ -18,8 +18,9 @@ from ..oidc.client_claims import for_client
 from ..oidc.models import User
 from ..oidc.provider import Provider, ResumedRequest
 from ..oidc.session import Session
-from ..upstream.base import LoginRequest, Upstream, callback_path
+from ..upstream.base import LoginRequest, Upstream, callback_has_fragment, callback_path
 from .errors import denied_page, oauth_error_page, request_id
+from .fragment import navigate_without_fragment
 from .login_state import bind_browser, save_login, take_login
 from .logout import add_logout_route
 from .session_check import still_member
@@ -94,6 +95,12 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
 
     @bp.get(callback, endpoint="upstream_callback")
     def upstream_callback() -> Response:
+        resp = _finish_login()
+        if callback_has_fragment(upstream, request.headers.get("User-Agent", "")):
+            return navigate_without_fragment(resp)
+        return resp
+
+    def _finish_login() -> Response:
         params = take_login(provider, request.args.get("state", ""))
         oauth_request = provider.resumed_request(params)
         try:
