@@ -64,3 +64,68 @@ def test_cli_keys_generate_es256(tmp_path):
     r = run("keys", "generate", "--alg", "ES256", "--dir", str(tmp_path / "k"), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "ES256" in r.stdout
+
+
+def test_cli_config_after_the_subcommand_works_like_before_it(tmp_path):
+    after = run("check-config", "--config", str(EXAMPLE), cwd=tmp_path)
+    before = run("--config", str(EXAMPLE), "check-config", cwd=tmp_path)
+    assert after.returncode == before.returncode == 0, after.stderr
+    assert after.stdout == before.stdout
+
+
+def test_cli_config_after_a_nested_action_is_read(tmp_path):
+    r = run("keys", "prune", "--config", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert r.returncode == 2
+    assert "nope.toml: file not found" in r.stderr
+
+
+def test_cli_every_subcommand_has_help(tmp_path):
+    commands = [["serve"], ["check-config"], ["doctor"], ["keys"], ["keys", "generate"],
+                ["keys", "rotate"], ["keys", "prune"], ["emulator"], ["demo"], ["login"]]
+    for command in commands:
+        r = run(*command, "--help", cwd=tmp_path)
+        assert r.returncode == 0, (command, r.stderr)
+        assert r.stdout.startswith("usage: wecom-oidc " + " ".join(command)), r.stdout
+
+
+def test_cli_top_level_help_lists_the_exit_codes(tmp_path):
+    r = run("--help", cwd=tmp_path)
+    assert r.returncode == 0
+    assert "exit codes:" in r.stdout and "130" in r.stdout
+
+
+def test_cli_version_prints_the_package_version(tmp_path):
+    from importlib.metadata import version
+
+    r = run("--version", cwd=tmp_path)
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"wecom-oidc {version('wecom-oidc')}"
+
+
+def test_cli_unknown_option_is_a_usage_error_exit_2(tmp_path):
+    r = run("serve", "--no-such-option", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "unrecognized arguments: --no-such-option" in r.stderr
+
+
+def test_cli_emulator_port_after_the_subcommand_serves_there(tmp_path):
+    import requests
+    from e2e.stack import free_port, wait_http
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "wecom_oidc.cli", "emulator", "--port",
+                             str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin"})
+    try:
+        wait_http(f"http://127.0.0.1:{port}/_emulator/calls", proc)
+        assert requests.get(f"http://127.0.0.1:{port}/_emulator/calls", timeout=5).ok
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+
+
+def test_cli_readme_documents_the_exit_codes():
+    readme = (EXAMPLE.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Exit codes", 1)[1].split("\n#", 1)[0]
+    for code in ("`0`", "`1`", "`2`", "`130`"):
+        assert code in section, code

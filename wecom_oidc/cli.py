@@ -14,11 +14,23 @@ from typing import Any
 from .config import Settings, load_settings
 from .errors import ConfigError
 
+CONFIG_HELP = "TOML config file (default: $WECOM_OIDC_CONFIG)"
+EXIT_CODES = """exit codes:
+  0    done (doctor: every check passed)
+  1    the command ran and something failed (doctor found problems, login failed,
+       the demo's bridge stopped)
+  2    bad usage or a config that does not load (every problem is printed)
+  130  interrupted (Ctrl-C)"""
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="wecom-oidc", description=__doc__)
-    parser.add_argument("--config", help="TOML config file (default: $WECOM_OIDC_CONFIG)")
-    sub = parser.add_subparsers(dest="command", required=True)
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line; `--config` goes before or after the subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="wecom-oidc", description=__doc__, epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the bridge under gunicorn")
     serve.add_argument("--bind", help="host:port (default: [server] bind)")
@@ -33,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     doctor.add_argument("--userid", help="also look up this member with user/get")
 
     keys = sub.add_parser("keys", help="manage signing keys")
-    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     gen = keys_sub.add_parser("generate", help="add a new signing key (it signs from now on)")
     gen.add_argument("--dir", help="keys folder (default: [keys] dir of the config)")
     gen.add_argument("--alg", choices=["RS256", "ES256"], default="RS256")
@@ -48,8 +60,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="seconds (default: the longest of [tokens] id_token_ttl and "
                             "access_token_ttl)")
 
-    emu = sub.add_parser("emulator", help="run the WeCom emulator alone")
-    emu.add_argument("args", nargs=argparse.REMAINDER, help="--host, --port, --config")
+    from .emulator.__main__ import add_arguments as add_emulator_arguments
+
+    emu = sub.add_parser("emulator", help="run the WeCom emulator alone",
+                         description="A WeCom (企业微信) emulator on loopback. Its --config is "
+                                     "the emulator's own TOML file, not the bridge's.")
+    add_emulator_arguments(emu, config_dest="emulator_config")
 
     demo = sub.add_parser("demo", help="bridge + WeCom emulator + sample app on loopback")
     demo.add_argument("--port", type=int, default=9000, help="first of three ports")
@@ -57,14 +73,41 @@ def main(argv: list[str] | None = None) -> int:
     from . import device_login
 
     device_login.add_parser(sub)
+    for name, command in sub.choices.items():
+        if name != "emulator":
+            _config_everywhere(command)
+    return parser
 
-    args = parser.parse_args(argv)
+
+def _config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--config` on a subcommand (and its actions) too: `wecom-oidc serve --config F`.
+    SUPPRESS keeps a later parser from resetting what an earlier one was given."""
+    parser.add_argument("--config", default=argparse.SUPPRESS, help=CONFIG_HELP)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _config_everywhere(child)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wecom-oidc")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     _setup_logging()
     try:
         return _COMMANDS[args.command](args)
     except ConfigError as e:
         print(f"wecom-oidc: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 def _setup_logging(fmt: str = "text") -> None:
@@ -74,7 +117,11 @@ def _setup_logging(fmt: str = "text") -> None:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return load_settings(args.config)
+    return load_settings(_config_path(args))
+
+
+def _config_path(args: argparse.Namespace) -> str | None:
+    return getattr(args, "config", None)
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -161,7 +208,7 @@ def _worker_exited(server: Any, worker: Any) -> None:
 def _doctor(args: argparse.Namespace) -> int:
     from .ops.doctor import main as doctor_main
 
-    return doctor_main(args.config, userid=args.userid)
+    return doctor_main(_config_path(args), userid=args.userid)
 
 
 def _make_app(settings: Settings) -> Any:
@@ -186,9 +233,9 @@ def run_gunicorn(factory: Any, options: dict[str, Any]) -> None:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from .emulator.__main__ import main as emulator_main
+    from .emulator.__main__ import run_args
 
-    return emulator_main(args.args) or 0
+    return run_args(args.host, args.port, args.emulator_config)
 
 
 def _demo(args: argparse.Namespace) -> int:
