@@ -384,3 +384,19 @@ def test_config_free_form_tables_accept_any_key(make_settings):
         'redirect_uris = ["https://app.example.com/cb"]\n'
         '[clients.extra_claims]\nmy_custom_claim = "position"'))
     assert ("my_custom_claim", "position") in s.clients[0].extra_claims
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("9100", "must be host:port"),
+    ("0.0.0.0:metrics", "must be host:port"),
+    ("127.0.0.1:8000", "must differ from [server] bind"),
+])
+def test_config_metrics_bind_must_be_another_host_port(make_settings, value, message):
+    problems = problems_of(make_settings, MINIMAL,
+                           env={"WECOM_OIDC_SERVER__METRICS_BIND": value})
+    assert any(": server.metrics_bind: " in p and message in p for p in problems), problems
+
+
+def test_config_metrics_bind_accepted(make_settings):
+    s = make_settings(MINIMAL, env={"WECOM_OIDC_SERVER__METRICS_BIND": "0.0.0.0:9100"})
+    assert s.server.metrics_bind == "0.0.0.0:9100"

@@ -180,6 +180,8 @@ def _serve(args: argparse.Namespace) -> int:
         "logger_class": "wecom_oidc.ops.logging.GunicornJsonLogger",
         "child_exit": _worker_exited,
     }
+    if settings.server.metrics_bind:
+        options["when_ready"] = _metrics_listener(settings.server.metrics_bind)
     run_gunicorn(lambda: _make_app(settings), options)
     return 0
 
@@ -197,6 +199,15 @@ def _fresh_metrics_dir() -> None:
             shutil.rmtree(path, ignore_errors=True)
 
     atexit.register(_remove)
+
+
+def _metrics_listener(bind: str) -> Any:
+    def when_ready(server: Any) -> None:
+        from .ops.metrics import serve_exposition
+
+        serve_exposition(bind)
+
+    return when_ready
 
 
 def _worker_exited(server: Any, worker: Any) -> None:

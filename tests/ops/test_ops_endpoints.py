@@ -131,3 +131,24 @@ def test_login_mode_follows_the_wxwork_user_agent_rule():
     assert login_mode({"User-Agent": WECOM_UA}) == "inapp"
     assert login_mode({"User-Agent": "Mozilla/5.0 MicroMessenger/8.0"}) == "qr"
     assert login_mode({}) == "qr"
+
+
+def test_metrics_bind_serves_metrics_on_its_own_port_only(tmp_path, monkeypatch):
+    """[server] metrics_bind: /metrics on a port of its own (the Kubernetes manifests'
+    `metrics` port), every worker's counts; the published port no longer serves it."""
+    import requests
+    from e2e.stack import RelyingParty, free_port, qr_login, start_stack, wait_http
+
+    port = free_port()
+    monkeypatch.setenv("WECOM_OIDC_SERVER__METRICS_BIND", f"127.0.0.1:{port}")
+    stack = start_stack(tmp_path)
+    try:
+        rp = RelyingParty(stack)
+        started = rp.start()
+        rp.finish(qr_login(stack, started["url"], "zhangsan"), started)
+        wait_http(f"http://127.0.0.1:{port}/metrics")
+        scraped = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        assert 'wecom_oidc_logins_total{mode="qr",outcome="success"} 1.0' in scraped
+        assert requests.get(stack.bridge_url + "/metrics", timeout=5).status_code == 404
+    finally:
+        stack.stop()

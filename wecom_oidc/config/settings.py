@@ -144,6 +144,9 @@ class ServerSettings:
     log_format: str = "text"
     # Seconds a worker may finish its requests after SIGTERM before it is killed.
     graceful_timeout: int = 20
+    # host:port of a separate listener for /metrics ("" = /metrics on `bind`), so the
+    # port the proxy or Ingress publishes never serves it.
+    metrics_bind: str = ""
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -118,6 +119,15 @@ class Validator(ClientRules):
         elif parts.query or parts.fragment:
             self.problem(key, "must not have a query or fragment")
 
+    def metrics_bind(self, s: dict) -> str:
+        value = self.get(s, "server", "metrics_bind", str, "")
+        if value and not re.fullmatch(r"[^\s:]*:\d{1,5}|\[[0-9a-fA-F:]+\]:\d{1,5}", value):
+            self.problem("server.metrics_bind", f"{value!r}: must be host:port, e.g. "
+                         '"0.0.0.0:9100" (or "" for /metrics on [server] bind)')
+        elif value and value == self.get(s, "server", "bind", str, ServerSettings.bind):
+            self.problem("server.metrics_bind", "must differ from [server] bind")
+        return value
+
     def settings(self) -> Settings:
         issuer = self.get(self.raw, "", "issuer", str, "", required=True).rstrip("/")
         if issuer:
@@ -134,6 +144,7 @@ class Validator(ClientRules):
             proxy_hops=self.get(s, "server", "proxy_hops", int, 0),
             log_format=self.choice(s, "server", "log_format", ("text", "json")),
             graceful_timeout=self.positive(s, "server", "graceful_timeout", 20),
+            metrics_bind=self.metrics_bind(s),
         )
         t = self.section("tokens")
         tokens = TokenSettings(

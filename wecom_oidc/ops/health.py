@@ -51,10 +51,11 @@ def make_ops_blueprint(provider: Any, metrics: Metrics) -> Blueprint:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
-    @bp.get("/metrics")
-    def prometheus() -> Response:
-        body, content_type = metrics.exposition()
-        return Response(body, content_type=content_type,
-                        headers={"Cache-Control": "no-store"})
+    if not provider.settings.server.metrics_bind:  # else on its own port (cli serve)
+        @bp.get("/metrics")
+        def prometheus() -> Response:
+            body, content_type = metrics.exposition()
+            return Response(body, content_type=content_type,
+                            headers={"Cache-Control": "no-store"})
 
     return bp

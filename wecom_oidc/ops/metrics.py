@@ -18,6 +18,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
     values,
 )
 
@@ -85,6 +86,15 @@ class Metrics:
             multiprocess.MultiProcessCollector(registry)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def serve_exposition(bind: str) -> None:
+    """Serve /metrics (every worker's counts) on `bind` ([server] metrics_bind) from a
+    thread of the gunicorn master, apart from the port the app is published on."""
+    host, _, port = bind.rpartition(":")
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0", registry=registry)
 
 
 def _multiprocess_values_if_asked() -> None:
