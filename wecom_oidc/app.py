@@ -21,6 +21,7 @@ from .upstream.registry import build_upstream
 from .web import limits
 from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
+from .web.headers import init_app as init_security_headers
 from .web.views import make_blueprint, make_root_blueprint
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     app.register_blueprint(make_root_blueprint(settings.wecom.verify_files))
     register_error_handlers(app)
     limits.init_app(app)
+    init_security_headers(app, (settings.wecom.authorize_url, settings.wecom.web_login_url))
     init_ops(app, metrics)  # /readyz, /metrics, request ids, login and token metrics
     hops = settings.server.proxy_hops
     if hops:

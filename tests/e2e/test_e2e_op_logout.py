@@ -4,6 +4,7 @@ loopback port records the logout_token POSTs) and front-channel logout, end to e
 from __future__ import annotations
 
 import html
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -113,6 +114,22 @@ def end_session(stack, b, **params):
     return b.get(stack.bridge_url + "/end_session", params=params, allow_redirects=False)
 
 
+def confirm(stack, b, page):
+    """Press "Sign out" on the confirmation page: post its form as the browser."""
+    form = re.search(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', page.text, re.S)
+    assert form, page.text[:500]
+    fields = {k: html.unescape(v) for k, v in
+              re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form.group(2))}
+    url = stack.bridge_url.split("/", 3)[:3]
+    return b.post("/".join(url) + html.unescape(form.group(1)), data=fields,
+                  allow_redirects=False)
+
+
+def is_confirmation(r) -> bool:
+    return (r.status_code == 200 and 'id="confirm-logout"' in r.text
+            and "Set-Cookie" not in r.headers)
+
+
 def userinfo_status(stack, access_token: str) -> int:
     return requests.get(stack.bridge_url + "/userinfo", timeout=5,
                         headers={"Authorization": "Bearer " + access_token}).status_code
@@ -141,10 +158,13 @@ def test_logout_redirect_without_state_has_no_query(stack):
     assert r.headers["Location"] == PORTAL_BYE
 
 
-def test_logout_client_id_instead_of_hint_redirects(stack):
+def test_logout_client_id_instead_of_hint_confirms_then_redirects(stack):
     b, _, _, _ = signed_in(stack)
-    r = end_session(stack, b, client_id=PORTAL[0], post_logout_redirect_uri=PORTAL_BYE,
-                    state="s")
+    page = end_session(stack, b, client_id=PORTAL[0], post_logout_redirect_uri=PORTAL_BYE,
+                       state="s")
+    assert is_confirmation(page)
+    assert not goes_to_wecom(stack, b)
+    r = confirm(stack, b, page)
     assert r.status_code == 302
     assert r.headers["Location"] == PORTAL_BYE + "?state=s"
 
@@ -251,11 +271,14 @@ def test_logout_mismatched_client_id_and_hint_refused(stack):
     assert "Location" not in r.headers
 
 
-def test_logout_no_params_logged_out_page(stack):
+def test_logout_no_params_confirmed_logged_out_page(stack):
     b, _, _, _ = signed_in(stack)
-    r = end_session(stack, b)
+    page = end_session(stack, b)
+    assert is_confirmation(page)
+    r = confirm(stack, b, page)
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/html")
+    assert 'id="logged-out"' in r.text
     assert goes_to_wecom(stack, b)
 
 
@@ -285,11 +308,84 @@ def test_logout_post_form_accepted(stack):
 def test_logout_expired_session_hint_still_accepted(stack):
     """An ID token past its exp still identifies the app (RP-Initiated Logout §2)."""
     b, _, token, _ = signed_in(stack)
-    end_session(stack, b)  # the session is gone already
+    end_session(stack, b, id_token_hint=token["id_token"])  # the session is gone already
     r = end_session(stack, b, id_token_hint=token["id_token"],
                     post_logout_redirect_uri=PORTAL_BYE, state="again")
     assert r.status_code == 302
     assert r.headers["Location"] == PORTAL_BYE + "?state=again"
+
+
+# --- logout CSRF: without a hint naming the session's person, the person confirms ---
+
+def test_logout_cross_site_get_without_hint_keeps_session(stack, receiver):
+    """The attack: another site links or redirects the browser to end_session (an
+    <img>, a top-level link). Nothing ends: the person is asked."""
+    b, rp, token, _ = signed_in(stack)
+    r = b.get(stack.bridge_url + "/end_session", allow_redirects=False, headers={
+        "Referer": "https://evil.example/", "Sec-Fetch-Site": "cross-site"})
+    assert is_confirmation(r)
+    assert not goes_to_wecom(stack, b)
+    assert userinfo_status(stack, token["access_token"]) == 200
+    assert rp.refresh(token["refresh_token"])["access_token"]
+    assert receiver.posts == []
+
+
+def test_logout_attackers_own_id_token_as_hint_keeps_victims_session(stack):
+    """A valid ID token, but of someone else (the attacker's own login)."""
+    _, _, attacker, _ = signed_in(stack)  # any member's token will do
+    victim = browser()
+    rp = rp_for(stack, PORTAL)
+    started = rp.start()
+    victim_token, _, _ = rp.finish(qr_login(stack, started["url"], "lisi", b=victim), started)
+    r = end_session(stack, victim, id_token_hint=attacker["id_token"],
+                    post_logout_redirect_uri=PORTAL_BYE)
+    assert is_confirmation(r)
+    assert not goes_to_wecom(stack, victim)
+    assert userinfo_status(stack, victim_token["access_token"]) == 200
+
+
+def test_logout_forged_post_without_confirm_token_keeps_session(stack):
+    b, _, token, _ = signed_in(stack)
+    r = b.post(stack.bridge_url + "/end_session", data={"logout_confirm": "0" * 64},
+               allow_redirects=False)
+    assert is_confirmation(r)
+    assert not goes_to_wecom(stack, b)
+    assert userinfo_status(stack, token["access_token"]) == 200
+
+
+def test_logout_confirm_token_of_another_session_refused(stack):
+    other, _, _, _ = signed_in(stack)
+    stolen_form = end_session(stack, other)
+    b, _, _, _ = signed_in(stack)
+    b_page = end_session(stack, b)
+    assert is_confirmation(b_page)
+    # The other browser's form, posted with this browser's cookie.
+    form = re.search(r'name="logout_confirm" value="([^"]+)"', stolen_form.text).group(1)
+    r = b.post(stack.bridge_url + "/end_session", data={"logout_confirm": form},
+               allow_redirects=False)
+    assert is_confirmation(r)
+    assert not goes_to_wecom(stack, b)
+
+
+def test_logout_confirmation_page_in_english_and_chinese(stack):
+    b, _, _, _ = signed_in(stack)
+    en = b.get(stack.bridge_url + "/end_session", headers={"Accept-Language": "en"})
+    assert "Sign out?" in en.text and '<html lang="en">' in en.text
+    zh = b.get(stack.bridge_url + "/end_session", headers={"Accept-Language": "zh-CN"})
+    assert "退出登录？" in zh.text and '<html lang="zh-CN">' in zh.text
+    assert zh.headers["Cache-Control"] == "no-store"
+
+
+def test_logout_confirmation_escapes_carried_parameters(stack):
+    b, _, _, _ = signed_in(stack)
+    r = end_session(stack, b, client_id=PORTAL[0], post_logout_redirect_uri=PORTAL_BYE,
+                    state='"><script>alert(1)</script>')
+    assert is_confirmation(r)
+    assert "<script>alert(1)" not in r.text
+    assert "&#34;&gt;&lt;script&gt;" in r.text or "&quot;&gt;&lt;script&gt;" in r.text
+    done = confirm(stack, b, r)
+    assert done.headers["Location"] == PORTAL_BYE + "?" + urlencode(
+        {"state": '"><script>alert(1)</script>'})
 
 
 def test_backchannel_logout_token_posted_and_verifies(stack, receiver):
@@ -397,3 +493,24 @@ def test_backchannel_logout_sid_is_the_token_responses_session_state(stack, rece
     logout_token = jwt.decode(receiver.posts[0]["form"]["logout_token"], KeySet.import_key_set(
         requests.get(stack.bridge_url + "/jwks.json", timeout=5).json()))
     assert logout_token.claims["sid"] == token["session_state"]
+
+
+def test_frontchannel_page_csp_frames_only_the_apps_origins(stack):
+    b, _, token, _ = signed_in(stack, WIKI)
+    r = end_session(stack, b, id_token_hint=token["id_token"])
+    policy = r.headers["Content-Security-Policy"]
+    assert "frame-src https://wiki.example;" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert r.headers["X-Frame-Options"] == "DENY"
+    # The page's own continue script runs by nonce, not by 'unsafe-inline'.
+    assert "'unsafe-inline'" not in policy
+
+
+def test_logout_confirmation_csp_lets_the_form_end_at_the_app_only(stack):
+    b, _, _, _ = signed_in(stack)
+    page = end_session(stack, b, client_id=PORTAL[0], post_logout_redirect_uri=PORTAL_BYE)
+    assert is_confirmation(page)
+    policy = page.headers["Content-Security-Policy"]
+    assert policy.count("https://portal.example") == 1
+    assert "form-action 'self' " in policy and "https://portal.example;" in policy
+    assert "frame-ancestors 'none'" in policy

@@ -28,6 +28,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "logged_out_title": "已退出登录",
         "logged_out": "你已退出企业微信统一登录。",
         "continue": "继续",
+        "confirm_logout_title": "退出登录？",
+        "confirm_logout": "要退出企业微信统一登录吗？退出后，使用它登录的应用需要重新登录。",
+        "confirm_logout_app": "发起退出的应用",
+        "confirm_logout_button": "退出登录",
         "reason_cancelled": "已取消企业微信登录。",
         "reason_not_member": "你不是本企业的企业微信成员，无法在此登录。",
         "reason_not_visible": "你的企业微信账号不在此应用的可见范围内，无法使用此应用。",
@@ -65,6 +69,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "logged_out_title": "Signed out",
         "logged_out": "You have signed out of WeCom single sign-on.",
         "continue": "Continue",
+        "confirm_logout_title": "Sign out?",
+        "confirm_logout": "Do you want to sign out of WeCom single sign-on? The applications "
+                          "you signed in to with it will ask you to sign in again.",
+        "confirm_logout_app": "Requested by",
+        "confirm_logout_button": "Sign out",
         "reason_cancelled": "The WeCom login was cancelled.",
         "reason_not_member": "You are not a member of this company in WeCom, so you cannot "
                              "sign in here.",

@@ -1,7 +1,14 @@
-"""RP-initiated logout (OIDC RP-Initiated Logout 1.0) at /end_session."""
+"""RP-initiated logout (OIDC RP-Initiated Logout 1.0) at /end_session.
+
+Without an ID token of the session's person as id_token_hint, any site could end
+the session by linking here; so then the person confirms on a page whose form
+carries a token only this browser's session cookie yields (§2: the OP SHOULD ask).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from typing import Any
 from urllib.parse import urlencode
@@ -13,7 +20,9 @@ from werkzeug.wrappers import Response
 
 from ..oidc.logout import frontchannel_urls, notify_backchannel
 from ..oidc.provider import Provider
+from ..oidc.session import Session
 from .errors import error_response, request_id
+from .headers import allow_form_target, allow_frames
 from .i18n import page_lang, texts
 from .session_cookie import clear_session_cookie, session_cookie
 
@@ -45,7 +54,11 @@ def add_logout_route(bp: Blueprint, provider: Provider) -> None:
             # Exact match only: anything else would be an open redirect.
             if target not in client.settings.post_logout_redirect_uris:
                 return _bad("post_logout_redirect_uri is not registered for this client.")
-        session = provider.sessions.end(session_cookie(provider))
+        cookie = session_cookie(provider)
+        current = provider.sessions.load(cookie)
+        if current is not None and not _confirmed(current, claims, v):
+            return _confirm_page(provider, current, client_id, target)
+        session = provider.sessions.end(cookie)
         if session is None and claims is not None:
             # No cookie (an app's server calling, e.g. oauth2-proxy's backend logout):
             # the ID token's sid names the session to end.
@@ -70,6 +83,43 @@ def add_logout_route(bp: Blueprint, provider: Provider) -> None:
         return resp
 
 
+CONFIRM_FIELD = "logout_confirm"
+_CARRIED = ("client_id", "post_logout_redirect_uri", "state", "ui_locales")
+
+
+def confirm_token(session: Session) -> str:
+    """The confirmation form's CSRF token: derived from the session cookie, which
+    another site can neither read nor send cross-site (HttpOnly, SameSite=Lax)."""
+    return hmac.new(session.cookie.encode(), b"end_session confirm",
+                    hashlib.sha256).hexdigest()
+
+
+def _confirmed(session: Session, claims: dict[str, Any] | None, v: Any) -> bool:
+    """An ID token of this person as the hint, or the confirmation form posted."""
+    if claims is not None and claims.get("sub") == session.sub:
+        return True
+    given = v.get(CONFIRM_FIELD, "") if request.method == "POST" else ""
+    return hmac.compare_digest(given.encode(), confirm_token(session).encode())
+
+
+def _confirm_page(provider: Provider, session: Session, client_id: str,
+                  target: str) -> Response:
+    t = texts()
+    values = {**request.values.to_dict(), "client_id": client_id}
+    fields = [(k, values[k]) for k in _CARRIED if values.get(k)]
+    client = provider.clients.get(client_id)
+    if target:
+        allow_form_target(target)
+    log.info("logout asks for confirmation client=%s rid=%s", client_id or "-", request_id())
+    resp = Response(render_template(
+        "confirm_logout.html", t=t, lang=page_lang(), heading=t["confirm_logout_title"],
+        action=request.path, csrf=confirm_token(session), fields=fields,
+        client_name=(client.settings.name or client_id) if client else ""),
+        mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 def _bad(message: str) -> Response:
     return error_response(400, "invalid_request", message, advice=texts()["bad_request"])
 
@@ -77,6 +127,7 @@ def _bad(message: str) -> Response:
 def _page(frames: list[str], continue_url: str) -> Response:
     """The logged-out page; it loads the apps' front-channel logout URLs, then
     continues to the app's post_logout_redirect_uri if there is one."""
+    allow_frames(frames)
     return Response(render_template("logged_out.html", t=texts(), lang=page_lang(),
                                     heading=texts()["logged_out_title"], frames=frames,
                                     continue_url=continue_url), mimetype="text/html")

@@ -1,0 +1,91 @@
+"""Security headers on every response, set in one after_request hook keyed on the
+response, so an endpoint added later is covered without remembering to.
+
+- Every response: nosniff, Referrer-Policy no-referrer, X-Frame-Options DENY and a
+  CSP whose `frame-ancestors 'none'` stops clickjacking of any page.
+- HTML pages: a strict CSP: nothing loads but the page's own nonce'd <style> and
+  <script>; forms go only to the bridge and where it redirects them on (browsers
+  apply form-action to the redirect after a submission): the upstream's login
+  pages (the device page's form ends there) and the app a logout continues to.
+  The front-channel
+  logout page may frame the apps' front-channel logout origins and nothing else.
+- `Cache-Control: no-store` + `Pragma: no-cache` on every response that did not
+  ask to be cached (discovery and JWKS do), and always on one that carries a code
+  or a token (RFC 6749 §5.1, RFC 9700 §4.2.4), whatever the view said.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g
+
+# A Location or body naming one of these carries a credential.
+_CREDENTIAL = re.compile(r"(?:^|[?&#])(?:code|access_token|id_token|refresh_token)=")
+_TOKEN_KEYS = {"access_token", "id_token", "refresh_token", "active"}
+
+
+def csp_nonce() -> str:
+    """This response's nonce for inline <style>/<script> (one per request)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def allow_frames(urls: list[str]) -> None:
+    """Let this page frame these URLs' origins (front-channel logout)."""
+    g.csp_frame_src = [*g.get("csp_frame_src", []), *(origin(u) for u in urls)]
+
+
+def allow_form_target(url: str) -> None:
+    """Let this page's form end at `url`'s origin (a redirect after the POST)."""
+    g.csp_form_action = [*g.get("csp_form_action", []), origin(url)]
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def page_policy(form_targets: tuple[str, ...] = ()) -> str:
+    nonce = csp_nonce()
+    frames = " ".join(dict.fromkeys(g.get("csp_frame_src", []))) or "'none'"
+    forms = " ".join(dict.fromkeys(["'self'", *form_targets, *g.get("csp_form_action", [])]))
+    return (f"default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; "
+            f"img-src 'self' data:; frame-src {frames}; form-action {forms}; "
+            "base-uri 'none'; frame-ancestors 'none'")
+
+
+def carries_credential(resp: Response) -> bool:
+    """A code or token in the redirect, or a token (introspection) answer."""
+    if _CREDENTIAL.search(resp.headers.get("Location", "")):
+        return True
+    if resp.mimetype == "application/json" and not resp.direct_passthrough:
+        body = resp.get_json(silent=True)
+        return isinstance(body, dict) and not _TOKEN_KEYS.isdisjoint(body)
+    return False
+
+
+def secure(resp: Response, form_targets: tuple[str, ...] = ()) -> Response:
+    h = resp.headers
+    h["X-Content-Type-Options"] = "nosniff"
+    h["Referrer-Policy"] = "no-referrer"
+    h["X-Frame-Options"] = "DENY"
+    if resp.mimetype == "text/html":
+        h["Content-Security-Policy"] = page_policy(form_targets)
+    else:
+        h.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+    if "Cache-Control" not in h or carries_credential(resp):
+        h["Cache-Control"] = "no-store"
+    if "no-store" in h["Cache-Control"]:
+        h["Pragma"] = "no-cache"
+    return resp
+
+
+def init_app(app: Flask, login_urls: tuple[str, ...] = ()) -> None:
+    """`login_urls`: the upstream's login pages a bridge form may end at."""
+    form_targets = tuple(dict.fromkeys(origin(u) for u in login_urls))
+    app.after_request(lambda resp: secure(resp, form_targets))
+    app.jinja_env.globals["csp_nonce"] = csp_nonce
