@@ -366,7 +366,10 @@ def test_device_tokens_end_with_the_approving_session(http):
     started = authorize(http, scope="openid offline_access")
     approve(http, started["user_code"])
     tokens = poll(http, started["device_code"]).get_json()
-    http.get("/end_session")  # the browser that approved logs out
+    # The browser that approved logs out (no id_token_hint: it confirms on the page).
+    page = http.get("/end_session").get_data(as_text=True)
+    confirm = re.search(r'name="logout_confirm" value="([^"]+)"', page).group(1)
+    http.post("/end_session", data={"logout_confirm": confirm})
     info = http.get("/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"})
     assert info.status_code == 401
     refreshed = http.post("/token", data={"grant_type": "refresh_token", "client_id": DEVICE_ID,
