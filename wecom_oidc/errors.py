@@ -23,37 +23,37 @@ class StoreUnavailable(BridgeError):
 
 
 class UpstreamError(BridgeError):
-    """The upstream (WeCom) login failed. `public` may be shown to the user,
-    `detail` goes only to the log. `code` is an upstream error number
-    (WeCom errcode) when there is one, `hint` what the admin should fix.
-    `reason` is a key the web layer uses to show `public` in the page's language."""
+    """The upstream (WeCom) login failed. `reason` names what the person is told
+    (a sentence of the web layer's catalogue, in their language); `detail` goes
+    only to the log; `code` is the upstream's error number (WeCom errcode) when
+    there is one, `hint` what the admin should fix."""
 
-    def __init__(
-        self,
-        public: str,
-        detail: str = "",
-        *,
-        code: int | None = None,
-        hint: str = "",
-        status: int = 502,
-        reason: str = "",
-    ):
-        self.public = public
-        self.reason = reason
-        self.detail = detail or public
-        self.code = code
-        self.hint = hint
+    def __init__(self, reason: str, detail: str = "", *, code: int | None = None,
+                 hint: str = "", status: int = 502):
+        self.reason, self.detail, self.code, self.hint = reason, detail or reason, code, hint
         self.status = status
-        super().__init__(public)
+        super().__init__(self.detail)
 
 
-class UpstreamDenied(UpstreamError):
-    """The upstream authenticated someone who may not log in (non-member,
-    disabled, departed, outside the app's visible range). Maps to access_denied."""
+class AccessDenied(BridgeError):
+    """This person may not sign in (here, or to this app): a page for the person,
+    access_denied for the client. Same fields as UpstreamError."""
 
-    def __init__(self, public: str, detail: str = "", *, code: int | None = None,
-                 hint: str = "", reason: str = ""):
-        super().__init__(public, detail, code=code, hint=hint, status=403, reason=reason)
+    status = 403
+
+    def __init__(self, reason: str, detail: str = "", *, code: int | None = None,
+                 hint: str = ""):
+        self.reason, self.detail, self.code, self.hint = reason, detail or reason, code, hint
+        super().__init__(self.detail)
+
+
+class UpstreamDenied(AccessDenied):
+    """The upstream says so: not a member, disabled, departed, outside the app's
+    visible range."""
+
+
+class PolicyDenied(AccessDenied):
+    """The bridge's own access policy for the client leaves this person out."""
 
 
 class LoginStateError(BridgeError):
@@ -79,3 +79,6 @@ class RequestTooLarge(BridgeError):
 class LoginCancelled(UpstreamDenied):
     """The person declined or cancelled at the upstream login page; the client
     gets access_denied straight away."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__("cancelled", detail)

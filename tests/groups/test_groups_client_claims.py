@@ -7,7 +7,7 @@ import pytest
 from groups_support import client, person, settings
 
 from wecom_oidc.config import load_settings
-from wecom_oidc.errors import ConfigError, UpstreamDenied
+from wecom_oidc.errors import ConfigError, PolicyDenied
 from wecom_oidc.oidc.claims import claims_for_scope
 from wecom_oidc.oidc.client_claims import for_client
 from wecom_oidc.oidc.models import User
@@ -102,7 +102,7 @@ def test_policy_empty_allows_everyone():
 def test_policy_department_includes_sub_departments():
     c = client(allow_departments=("研发中心",))
     for_client(settings(c), user(person("lisi", (4,))), "app", "openid")
-    with pytest.raises(UpstreamDenied) as e:
+    with pytest.raises(PolicyDenied) as e:
         for_client(settings(c), user(person("sunqi", (6,))), "app", "openid")
     assert e.value.reason == "policy" and e.value.status == 403
 
@@ -110,7 +110,7 @@ def test_policy_department_includes_sub_departments():
 def test_policy_department_by_id():
     c = client(allow_departments=("3",))
     for_client(settings(c), user(person("lisi", (4,))), "app", "openid")
-    with pytest.raises(UpstreamDenied):
+    with pytest.raises(PolicyDenied):
         for_client(settings(c), user(person("zhaoliu", (5,))), "app", "openid")
 
 
@@ -118,7 +118,7 @@ def test_policy_users_case_insensitive_and_tags():
     c = client(allow_users=("SunQi",), allow_tags=("值班",))
     for_client(settings(c), user(person("sunqi", (6,))), "app", "openid")
     for_client(settings(c), user(person("lisi", (4,))), "app", "openid")
-    with pytest.raises(UpstreamDenied):
+    with pytest.raises(PolicyDenied):
         for_client(settings(c), user(person("zhaoliu", (5,))), "app", "openid")
 
 

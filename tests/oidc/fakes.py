@@ -45,11 +45,10 @@ class FakeUpstream:
         if not code:
             raise LoginCancelled("cancelled")
         if code == BROKEN:
-            raise UpstreamError("WeCom refused the request from this server.",
-                                "errcode=60020 from 203.0.113.7", code=BROKEN_ERRCODE,
+            raise UpstreamError("refused", "errcode=60020 from 203.0.113.7", code=BROKEN_ERRCODE,
                                 hint=BROKEN_HINT)
         if code not in PEOPLE:
-            raise UpstreamDenied("You are not a member.", "non-member", hint="invite them")
+            raise UpstreamDenied("not_member", "non-member", hint="invite them")
         return PEOPLE[code]
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..config import ClientSettings, Settings
-from ..errors import UpstreamDenied
+from ..errors import PolicyDenied
 from ..identity import Identity
 from .claims import STANDARD_CLAIMS
 from .groups import department_path, groups_claim, in_department, matches
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 def for_client(settings: Settings, user: User, client_id: str, scope: str) -> User:
     """`user` with this client's claims (the standard ones kept, recomputed from the
-    identity, so calling it twice changes nothing). Raises UpstreamDenied
+    identity, so calling it twice changes nothing). Raises PolicyDenied
     (reason "policy") when the client's access policy leaves the person out."""
     client = settings.client(client_id)
     if client is None:
@@ -59,13 +59,12 @@ def check_access(client: ClientSettings, identity: Identity) -> None:
         return
     if any(t in identity.tags for t in client.allow_tags):
         return
-    raise UpstreamDenied(
-        "You do not have access to this application. Ask your administrator if you need it.",
+    raise PolicyDenied(
+        "policy",
         f"policy client={client.client_id} sub={identity.subject}: not in allow_users, "
         f"allow_departments or allow_tags",
         hint=f"The bridge's access policy for client {client.client_id!r} (allow_users, "
-             "allow_departments, allow_tags) does not include this member.",
-        reason="policy")
+             "allow_departments, allow_tags) does not include this member.")
 
 
 def role_for(identity: Identity, client: ClientSettings, groups: list[str]) -> str:

@@ -18,7 +18,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.core.grants import OpenIDCode
 
-from ..errors import UpstreamDenied
+from ..errors import AccessDenied
 from .claims import claims_for_scope
 from .client_claims import for_client
 from .models import AuthorizationCode, Client, StoredToken, User
@@ -136,7 +136,7 @@ def refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
                                              r["identity"]))
                 # Groups, extra claims and the access policy as the directory says now.
                 user = for_client(provider.settings, user, r["client_id"], r["scope"])
-            except UpstreamDenied as e:
+            except AccessDenied as e:
                 provider.store.revoke_grant(r["grant_id"])
                 log.warning("refresh refused sub=%s: %s; revoked its login", r["sub"], e.detail)
                 raise InvalidGrantError("The person may no longer sign in.") from None

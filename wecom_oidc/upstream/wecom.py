@@ -28,11 +28,7 @@ from .directory import DirectoryCache
 log = logging.getLogger(__name__)
 
 # user/get status (wecom-api.md §6): 1 active, 2 disabled, 4 not activated, 5 left the corp.
-_STATUS_REFUSED = {
-    2: ("disabled", "Your WeCom account is disabled in this company's directory."),
-    4: ("not_activated", "Your WeCom account has not been activated yet."),
-    5: ("departed", "Your WeCom account has left this company."),
-}
+_STATUS_REFUSED = {2: "disabled", 4: "not_activated", 5: "departed"}
 _GENDER = {"1": "male", "2": "female"}
 _CONSENTED = ("email", "biz_mail", "phone", "gender", "picture")
 
@@ -81,16 +77,14 @@ class WecomUpstream:
         code = params.get("code", "")
         if not code:
             # A declined login comes back without a code (wecom-api.md §3b).
-            raise LoginCancelled("The WeCom login was cancelled.", reason="cancelled")
+            raise LoginCancelled()
         try:
             found = self.client.user_from_code(code)
             if not found.userid:
                 raise UpstreamDenied(
-                    "You are not a member of this company in WeCom, so you cannot sign in here.",
-                    "non-member (openid) at code exchange",
+                    "not_member", "non-member (openid) at code exchange",
                     hint="Only members of the corp's directory can sign in. Invite the person "
-                         "to the company in WeCom if they should have access.",
-                    reason="not_member")
+                         "to the company in WeCom if they should have access.")
             detail = self._detail(found.user_ticket) if found.user_ticket else {}
             return self._identity(found.userid, self._member(found.userid), detail)
         except WecomApiError as e:
@@ -112,15 +106,13 @@ class WecomUpstream:
             member = self.client.member(userid)
         except (MemberNotVisible, NoSuchUser) as e:
             raise UpstreamDenied(
-                "Your WeCom account may not use this app.", str(e), code=e.errcode,
+                "not_visible", str(e), code=e.errcode,
                 hint="The member is outside the WeCom app's visible range (可见范围). "
-                     "Add them, or their department, to the app's visible range.",
-                reason="not_visible") from None
+                     "Add them, or their department, to the app's visible range.") from None
         status = int(member.get("status", 1))
         if status in _STATUS_REFUSED or member.get("enable", 1) == 0:
-            reason, public = _STATUS_REFUSED.get(status, _STATUS_REFUSED[2])
-            raise UpstreamDenied(public, f"member status={status} enable={member.get('enable')}",
-                                 reason=reason)
+            raise UpstreamDenied(_STATUS_REFUSED.get(status, "disabled"),
+                                 f"member status={status} enable={member.get('enable')}")
         return member
 
     def _detail(self, user_ticket: str) -> dict[str, Any]:
@@ -184,18 +176,12 @@ def upstream_error(e: WecomApiError) -> UpstreamError:
     """A WeCom API failure as the bridge reports it: the errcode, what it means
     and what the admin should fix; never the token, code or ticket."""
     if isinstance(e, BadCode):
-        return UpstreamError(
-            "The WeCom login code is invalid, expired or already used. Please sign in again.",
-            str(e), code=e.errcode, hint=e.hint, status=400, reason="bad_code")
+        return UpstreamError("bad_code", str(e), code=e.errcode, hint=e.hint, status=400)
     if isinstance(e, Transport):
-        return UpstreamError("WeCom did not answer. Please try again in a moment.", str(e),
-                             hint=e.hint, status=502, reason="transport")
+        return UpstreamError("transport", str(e), hint=e.hint, status=502)
     if isinstance(e, RateLimited):
-        return UpstreamError("WeCom is limiting requests from this server right now. "
-                             "Please try again in a minute.", str(e), code=e.errcode,
-                             hint=e.hint, status=503, reason="rate_limited")
-    return UpstreamError(f"WeCom refused the request (errcode {e.errcode}).", str(e),
-                         code=e.errcode, hint=e.hint, status=502, reason="refused")
+        return UpstreamError("rate_limited", str(e), code=e.errcode, hint=e.hint, status=503)
+    return UpstreamError("refused", str(e), code=e.errcode, hint=e.hint, status=502)
 
 
 def from_settings(settings: Settings, store: StateStore, wiring: Wiring) -> WecomUpstream:

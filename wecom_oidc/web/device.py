@@ -20,7 +20,7 @@ from flask import Blueprint, redirect, render_template, request
 # werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
 from werkzeug.wrappers import Response
 
-from ..errors import LoginCancelled, UpstreamDenied
+from ..errors import AccessDenied, LoginCancelled
 from ..oidc.client_claims import for_client
 from ..oidc.device import PENDING, DeviceRequest, decide, find_request, normalise_user_code
 from ..oidc.models import User
@@ -29,7 +29,7 @@ from ..oidc.session import Session
 from ..upstream.base import LoginRequest, Upstream
 from .device_texts import device_texts
 from .errors import request_id
-from .i18n import page_lang, upstream_message
+from .i18n import page_lang, reason_text
 from .login_state import bind_browser, save_bound, take_bound
 from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
@@ -149,7 +149,7 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         them out."""
         try:
             return for_client(settings, user, found.client_id, found.scope)
-        except UpstreamDenied as e:
+        except AccessDenied as e:
             log.warning("device denied by policy client=%s reason=%s rid=%s",
                         found.client_id, e.detail, request_id())
             return None
@@ -157,7 +157,7 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     def _denied(found: DeviceRequest, sub: str) -> Response:
         _audit("denied_by_policy", found, sub)
         return _page("device_done.html", 403, outcome="policy",
-                     message=upstream_message("policy", ""))
+                     message=reason_text("policy"))
 
     def _guesses_exhausted() -> bool:
         record = store.get(GUESSES, request.remote_addr or "-")

@@ -11,14 +11,14 @@ from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from ..errors import (
+    AccessDenied,
     LoginFromOtherBrowser,
     LoginStateError,
     RequestTooLarge,
     StoreUnavailable,
-    UpstreamDenied,
     UpstreamError,
 )
-from .i18n import page_lang, texts, upstream_message
+from .i18n import page_lang, reason_text, texts
 
 log = logging.getLogger("wecom_oidc.web")
 
@@ -70,16 +70,16 @@ def oauth_error_page(err: OAuth2Error) -> Response:
                           advice=texts()["bad_request"])
 
 
-def denied_page(e: UpstreamDenied, back_url: str = "") -> Response:
+def denied_page(e: AccessDenied, back_url: str = "") -> Response:
     log.warning("login denied reason=%s errcode=%s rid=%s", e.detail, e.code, request_id())
-    return error_response(403, "access_denied", upstream_message(e.reason, e.public, e.code),
+    return error_response(403, "access_denied", reason_text(e.reason, e.code),
                           heading="denied", hint=e.hint,
                           errcode=e.code, back_url=back_url)
 
 
 def register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(UpstreamDenied)
-    def _denied(e: UpstreamDenied) -> Response:
+    @app.errorhandler(AccessDenied)
+    def _denied(e: AccessDenied) -> Response:
         return denied_page(e)
 
     @app.errorhandler(UpstreamError)
@@ -87,7 +87,7 @@ def register_error_handlers(app: Flask) -> None:
         log.error("upstream error status=%s errcode=%s detail=%s rid=%s", e.status, e.code,
                   e.detail, request_id())
         return error_response(e.status, "upstream_error",
-                              upstream_message(e.reason, e.public, e.code), hint=e.hint,
+                              reason_text(e.reason, e.code), hint=e.hint,
                               errcode=e.code,
                               advice=texts()["restart"])
 

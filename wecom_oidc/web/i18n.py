@@ -117,7 +117,9 @@ def texts() -> dict[str, str]:
     return TEXTS[page_lang()]
 
 
-def upstream_message(reason: str, fallback: str, code: int | None = None) -> str:
-    """The person-facing text of an upstream failure, in the page's language."""
-    text = texts().get("reason_" + reason) if reason else None
-    return text.format(code=code) if text else fallback
+def reason_text(reason: str, code: int | None = None) -> str:
+    """What the person is told about a failure or refusal (an error's `reason`),
+    in the page's language."""
+    t = texts()
+    text = t.get("reason_" + reason)
+    return text.format(code=code) if text else t["internal"]

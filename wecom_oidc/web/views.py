@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, redirect, request
 # werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
 from werkzeug.wrappers import Response
 
-from ..errors import LoginCancelled, UpstreamDenied
+from ..errors import AccessDenied, LoginCancelled
 from ..oidc.client_claims import for_client
 from ..oidc.models import User
 from ..oidc.provider import Provider, ResumedRequest
@@ -107,7 +107,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
             identity = upstream.complete_login(request.args)
         except LoginCancelled:
             return _respond(oauth_request, None)
-        except UpstreamDenied as e:
+        except AccessDenied as e:
             return denied_page(e, back_url=_respond(oauth_request, None).headers.get(
                 "Location", ""))
         client_id = params.get("client_id", "")
@@ -139,7 +139,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
             try:
                 user = for_client(settings, user, grant.request.client.client_id,
                                   grant.request.scope or "")
-            except UpstreamDenied as e:
+            except AccessDenied as e:
                 if "none" in grant.request.payload.data.get("prompt", "").split():
                     return _issue(grant, None)  # no page may be shown with prompt=none
                 return denied_page(e, back_url=_issue(grant, None).headers.get("Location", ""))
