@@ -15,6 +15,8 @@ from fakes import (
 )
 from markupsafe import escape
 
+from wecom_oidc.web.i18n import TEXTS
+
 
 def test_callback_success_redirects_to_client_with_code_state_and_iss(http):
     resp = finish_login(http, start_login(http))
@@ -88,7 +90,8 @@ def test_callback_upstream_denied_is_403_page_with_back_link(http):
     assert resp.status_code == 403
     assert "Location" not in resp.headers
     body = resp.get_data(as_text=True)
-    assert "You are not a member." in body
+    assert TEXTS["zh"]["reason_not_member"] in body  # the catalogue's sentence, not the code's
+    assert "invite them" in body  # the admin hint
     assert 'id="back" href="https://app.example.com/cb?error=access_denied' in body
     assert "state=st-123" in body and "iss=https" in body
 
@@ -112,10 +115,10 @@ def test_callback_upstream_error_page_shows_errcode_and_hint(http):
 def test_callback_upstream_error_json_for_programs(http):
     state = start_login(http)
     resp = http.get("/wecom/callback", query_string={"state": state, "code": BROKEN},
-                    headers={"Accept": "application/json"})
+                    headers={"Accept": "application/json", "Accept-Language": "en"})
     assert resp.status_code == 502
     assert resp.get_json() == {"error": "upstream_error",
-                               "error_description": "WeCom refused the request from this server.",
+                               "error_description": "WeCom refused the request (errcode 60020).",
                                "errcode": BROKEN_ERRCODE, "hint": BROKEN_HINT}
 
 
