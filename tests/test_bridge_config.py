@@ -400,3 +400,17 @@ def test_config_metrics_bind_must_be_another_host_port(make_settings, value, mes
 def test_config_metrics_bind_accepted(make_settings):
     s = make_settings(MINIMAL, env={"WECOM_OIDC_SERVER__METRICS_BIND": "0.0.0.0:9100"})
     assert s.server.metrics_bind == "0.0.0.0:9100"
+
+
+def test_config_metrics_token_too_short_refused(make_settings):
+    problems = problems_of(make_settings, MINIMAL,
+                           env={"WECOM_OIDC_SERVER__METRICS_TOKEN": "short"})
+    assert any(": server.metrics_token: must be at least 16" in p for p in problems), problems
+
+
+def test_config_metrics_token_from_file_is_a_secret(make_settings, tmp_path):
+    path = tmp_path / "metrics-token"
+    path.write_text("t" * 32 + "\n", encoding="utf-8")
+    s = make_settings(MINIMAL, env={"WECOM_OIDC_SERVER__METRICS_TOKEN_FILE": str(path)})
+    assert s.server.metrics_token.reveal() == "t" * 32
+    assert "t" * 32 not in repr(s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import logging
 import os
 import shutil
 import sys
@@ -182,6 +183,10 @@ def _serve(args: argparse.Namespace) -> int:
     }
     if settings.server.metrics_bind:
         options["when_ready"] = _metrics_listener(settings.server.metrics_bind)
+    elif settings.server.metrics_token is None:
+        logging.getLogger("wecom_oidc").warning(
+            "/metrics is open on %s without a token: set [server] metrics_bind (a port "
+            "of its own) or metrics_token, or block it at the proxy", options["bind"])
     run_gunicorn(lambda: _make_app(settings), options)
     return 0
 

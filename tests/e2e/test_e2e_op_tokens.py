@@ -11,7 +11,7 @@ import requests
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from .stack import CONFIDENTIAL, RelyingParty, qr_login, start_stack
+from .stack import CONFIDENTIAL, RelyingParty, browser, qr_login, start_stack
 
 OTHER = ("other", "other-secret-0123456789", "https://other.example/callback")
 EXTRA = f"""
@@ -107,6 +107,37 @@ def test_revoke_refresh_token_makes_it_unusable(stack):
         "grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
     assert r.status_code == 400
     assert r.json()["error"] == "invalid_grant"
+
+
+def test_revoke_refresh_token_revokes_access_tokens_of_its_grant(stack):
+    """RFC 7009 §2.1: revoking the refresh token also ends every access token issued
+    from the same grant: the first one and those of earlier refreshes."""
+    rp = RelyingParty(stack, scope="openid profile offline_access")
+    first = login(stack, rp)
+    second = rp.refresh(first["refresh_token"])
+    for access in (first["access_token"], second["access_token"]):
+        assert userinfo(stack, access).status_code == 200
+    assert revoke(stack, second["refresh_token"], token_type_hint="refresh_token") \
+        .status_code == 200
+    for access in (first["access_token"], second["access_token"]):
+        assert userinfo(stack, access).status_code == 401
+        assert introspect(stack, access).json() == {"active": False}
+
+
+def test_revoke_refresh_token_leaves_other_apps_of_the_session_alone(stack):
+    b = browser()
+    rp = RelyingParty(stack, scope="openid profile offline_access")
+    started = rp.start()
+    token, _, _ = rp.finish(qr_login(stack, started["url"], "zhangsan", b=b), started)
+    other = RelyingParty(stack, scope="openid profile offline_access", client_id=OTHER[0],
+                         client_secret=OTHER[1], redirect_uri=OTHER[2])
+    started = other.start()
+    silent = b.get(started["url"], allow_redirects=False).headers["Location"]
+    other_token, _, _ = other.finish(silent, started)
+    revoke(stack, token["refresh_token"])
+    assert userinfo(stack, token["access_token"]).status_code == 401
+    assert userinfo(stack, other_token["access_token"]).status_code == 200
+    assert other.refresh(other_token["refresh_token"])["access_token"]
 
 
 def test_revoke_by_public_client_of_its_own_token_succeeds(stack):

@@ -45,9 +45,42 @@ def test_readyz_store_down_is_503_naming_the_store_and_counted(live_bridge):
     assert resp.status_code == 503
     body = resp.json()
     assert body["status"] == "unavailable"
-    assert body["checks"]["store"].startswith("unreachable")
+    assert body["checks"]["store"] == "unreachable"
     assert body["checks"]["keys"] == "ok"
     assert value(metrics(stack), "wecom_oidc_store_errors_total", operation="ping") == 1
+
+
+class DownRedis(MemoryStore):
+    def ping(self) -> None:
+        raise StoreUnavailable("redis at 10.20.30.40:6379: Connection refused")
+
+
+def test_readyz_store_down_names_no_backend_host_or_port(live_bridge, caplog):
+    stack = live_bridge(store=DownRedis())
+    with caplog.at_level("WARNING", logger="wecom_oidc.ops.health"):
+        resp = requests.get(stack.bridge_url + "/readyz", timeout=5)
+    assert resp.status_code == 503
+    assert "10.20.30.40" not in resp.text and "6379" not in resp.text
+    assert "redis" not in resp.text.lower()
+    # The operator still learns it from the log.
+    assert "10.20.30.40:6379" in caplog.text
+
+
+METRICS_TOKEN = "m" * 24
+
+
+def test_metrics_token_required_on_the_app_port(live_bridge):
+    stack = live_bridge({"WECOM_OIDC_SERVER__METRICS_TOKEN": METRICS_TOKEN})
+    url = stack.bridge_url + "/metrics"
+    bare = requests.get(url, timeout=5)
+    assert bare.status_code == 401
+    assert bare.headers["WWW-Authenticate"] == 'Bearer realm="metrics"'
+    assert "wecom_oidc_" not in bare.text
+    wrong = requests.get(url, timeout=5, headers={"Authorization": "Bearer " + "m" * 23})
+    assert wrong.status_code == 401
+    right = requests.get(url, timeout=5, headers={"Authorization": "Bearer " + METRICS_TOKEN})
+    assert right.status_code == 200
+    assert "wecom_oidc_logins" in right.text
 
 
 def test_metrics_count_logins_by_mode_wecom_calls_cache_and_tokens(live_bridge):

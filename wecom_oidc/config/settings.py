@@ -147,6 +147,10 @@ class ServerSettings:
     # host:port of a separate listener for /metrics ("" = /metrics on `bind`), so the
     # port the proxy or Ingress publishes never serves it.
     metrics_bind: str = ""
+    # Bearer token /metrics on `bind` demands (`metrics_token_file` for a container
+    # secret). With neither this nor metrics_bind, /metrics is open on `bind` (a
+    # warning at start says so); see docs/security.md.
+    metrics_token: Secret | None = None
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,13 @@ class Validator(ClientRules):
             self.problem("server.metrics_bind", "must differ from [server] bind")
         return value
 
+    def metrics_token(self, s: dict) -> Secret | None:
+        token = self.secret(s, "server", "metrics_token", required=False)
+        if token is not None and len(token.reveal()) < 16:
+            self.problem("server.metrics_token", "must be at least 16 characters "
+                         "(e.g. `openssl rand -hex 32`)")
+        return token
+
     def settings(self) -> Settings:
         issuer = self.get(self.raw, "", "issuer", str, "", required=True).rstrip("/")
         if issuer:
@@ -145,6 +152,7 @@ class Validator(ClientRules):
             log_format=self.choice(s, "server", "log_format", ("text", "json")),
             graceful_timeout=self.positive(s, "server", "graceful_timeout", 20),
             metrics_bind=self.metrics_bind(s),
+            metrics_token=self.metrics_token(s),
         )
         t = self.section("tokens")
         tokens = TokenSettings(

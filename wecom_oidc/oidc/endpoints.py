@@ -44,6 +44,9 @@ def revocation_endpoint(provider: Provider) -> RevocationEndpoint:
 
         def revoke_token(self, token: StoredToken, request: Any) -> None:
             provider.store.delete(token.kind, token.key)
+            # RFC 7009 §2.1: a refresh token takes the access tokens of its grant along.
+            for jti, _exp in token.record.get("access_tokens", []):
+                provider.store.delete(ACCESS_TOKEN, jti)
 
     return Revocation(provider.server)
 

@@ -35,7 +35,7 @@ from .grants import (
     refresh_grant,
 )
 from .keys import KeyRing
-from .models import Client, User
+from .models import Client, StoredToken, User
 from .session import Sessions
 from .tokens import Jwts
 
@@ -160,13 +160,14 @@ class Provider:
                 "scope": token.get("scope", ""), "claims": user.claims, "iat": now,
                 "grant_id": user.sid or None}
         ttl = int(token["expires_in"])
-        self.store.put(ACCESS_TOKEN, _jti(token["access_token"]), {**base, "exp": now + ttl},
-                       ttl)
+        jti = _jti(token["access_token"])
+        self.store.put(ACCESS_TOKEN, jti, {**base, "exp": now + ttl}, ttl)
         if token.get("refresh_token"):
             rttl = self.settings.tokens.refresh_token_ttl
             self.store.put(REFRESH_TOKEN, token["refresh_token"], {
                 **base, "exp": now + rttl, "auth_time": user.auth_time, "sid": user.sid,
-                "identity": user.identity}, rttl)
+                "identity": user.identity,
+                "access_tokens": access_family(request, jti, now + ttl, now)}, rttl)
 
     def userinfo(self, access_token: str) -> dict[str, Any] | None:
         """The claims an access token releases, or None if it is not ours, expired
@@ -237,6 +238,15 @@ def _custom_claims(settings: Settings) -> list[str]:
         if c.roles or c.role_default:
             names[c.role_claim] = None
     return list(names)
+
+
+def access_family(request: Any, jti: str, exp: int, now: int) -> list[list[Any]]:
+    """[jti, exp] of every live access token issued from this grant: the one just
+    issued and those the rotated refresh token listed, so revoking the refresh token
+    revokes them too (RFC 7009 §2.1)."""
+    old = getattr(request, "refresh_token", None)
+    before = old.record.get("access_tokens", []) if isinstance(old, StoredToken) else []
+    return [[j, e] for j, e in before if e > now] + [[jti, exp]]
 
 
 def _jti(jwt_token: str) -> str:

@@ -7,10 +7,11 @@ loaded. A load balancer takes a replica out of rotation on 503.
 
 from __future__ import annotations
 
+import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from ..errors import StoreUnavailable
 from .metrics import Metrics
@@ -25,8 +26,11 @@ def readiness(store: Any, keys: Any) -> dict[str, str]:
         store.ping()
         checks["store"] = "ok"
     except StoreUnavailable as e:
-        checks["store"] = f"unreachable: {e}"
+        # The public answer names no host or port (anyone may ask); the log does.
+        log.warning("readiness: store unreachable: %s", e)
+        checks["store"] = "unreachable"
     except Exception as e:  # a backend bug must still read as "not ready", not a 500
+        log.warning("readiness: store check failed: %s", type(e).__name__)
         checks["store"] = f"error: {type(e).__name__}"
     try:
         jwks = keys.public_jwks()["keys"]
@@ -51,11 +55,25 @@ def make_ops_blueprint(provider: Any, metrics: Metrics) -> Blueprint:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
-    if not provider.settings.server.metrics_bind:  # else on its own port (cli serve)
+    server = provider.settings.server
+    if not server.metrics_bind:  # else on its own port (cli serve), 404 here
+        token = server.metrics_token.reveal().encode() if server.metrics_token else None
+
         @bp.get("/metrics")
         def prometheus() -> Response:
+            if token is not None and not _bearer_matches(token):
+                return Response("metrics need the bearer token ([server] metrics_token)\n",
+                                401, {"WWW-Authenticate": 'Bearer realm="metrics"'},
+                                mimetype="text/plain")
             body, content_type = metrics.exposition()
             return Response(body, content_type=content_type,
                             headers={"Cache-Control": "no-store"})
 
     return bp
+
+
+def _bearer_matches(token: bytes) -> bool:
+    """Constant-time: a timing difference must not spell the token out."""
+    given = request.headers.get("Authorization", "")
+    return given[:7].lower() == "bearer " and hmac.compare_digest(
+        given[7:].strip().encode(), token)
