@@ -256,3 +256,53 @@ def test_store_revoke_grant_follows_upsert(store: StateStore):
     store.put("access_token", "a", {"grant_id": "g2"}, ttl=60)
     assert store.revoke_grant("g1") == 0
     assert store.revoke_grant("g2") == 1
+
+
+# -- incr (counters: rate limits) ---------------------------------------------------------
+
+
+def test_store_incr_counts_from_one(store: StateStore):
+    assert [store.incr("rate", "ip", ttl=60) for _ in range(3)] == [1, 2, 3]
+    assert store.incr("rate", "other", ttl=60) == 1
+
+
+def test_store_incr_amount_zero_reads_and_amount_adds(store: StateStore):
+    assert store.incr("rate", "k", ttl=60, amount=0) == 0
+    assert store.incr("rate", "k", ttl=60, amount=5) == 5
+    assert store.incr("rate", "k", ttl=60, amount=0) == 5
+
+
+def test_store_incr_counters_are_apart_from_records(store: StateStore):
+    store.put("rate", "k", {"v": 1}, ttl=60)
+    assert store.incr("rate", "k", ttl=60) == 1
+    assert store.get("rate", "k") == {"v": 1}
+    store.delete("rate", "k")
+    assert store.incr("rate", "k", ttl=60) == 2
+
+
+@pytest.mark.parametrize("amount", [-1, 1.5, True])
+def test_store_incr_bad_amount_raises_value_error(store: StateStore, amount):
+    with pytest.raises(ValueError):
+        store.incr("rate", "k", ttl=60, amount=amount)
+
+
+@pytest.mark.injected_clock
+def test_store_incr_window_is_fixed_and_restarts_after_ttl(store: StateStore, clock):
+    assert store.incr("rate", "k", ttl=10) == 1
+    clock.advance(6)
+    assert store.incr("rate", "k", ttl=10) == 2  # a later hit does not extend the window
+    clock.advance(4)
+    assert store.incr("rate", "k", ttl=10) == 1
+
+
+def test_store_incr_window_expires_in_real_time(store: StateStore, elapse):
+    assert store.incr("rate", "k", ttl=0.4) == 1
+    elapse(0.25)
+    assert store.incr("rate", "k", ttl=0.4) == 2
+    elapse(0.25)
+    assert store.incr("rate", "k", ttl=0.4) == 1
+
+
+def test_store_incr_under_threads_loses_no_count(store: StateStore):
+    results = _race(THREADS, lambda: store.incr("rate", "race", ttl=30))
+    assert sorted(results) == list(range(1, THREADS + 1))

@@ -143,6 +143,9 @@ class InstrumentedStore:
     def delete_if(self, kind: str, key: str, record: dict[str, Any]) -> bool:
         return self._run("delete_if", kind, key, record)
 
+    def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
+        return self._run("incr", kind, key, ttl, amount)
+
     def revoke_grant(self, grant_id: str) -> int:
         return self._run("revoke_grant", grant_id)
 

@@ -53,6 +53,13 @@ class StateStore(Protocol):
         """Atomically remove the record only if it still equals `record` (locks:
         release only your own); True if this call removed it."""
 
+    def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
+        """Atomically add `amount` (>= 0) to a counter and return its new value.
+        An absent or expired counter starts at 0 and lives `ttl` seconds from this
+        call; later increments do not extend it (a fixed window: rate limits).
+        `amount=0` reads the counter. Counters are a namespace apart from records:
+        get/take/delete never see them."""
+
     def revoke_grant(self, grant_id: str) -> int:
         """Delete every record whose record["grant_id"] == grant_id (a token family
         issued from one code or one login); returns how many were deleted."""
@@ -82,6 +89,12 @@ def check_ttl(ttl: float) -> float:
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
         raise ValueError("store ttl must be a positive number of seconds")
     return float(ttl)
+
+
+def check_amount(amount: int) -> int:
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        raise ValueError("counter amount must be a non-negative integer")
+    return amount
 
 
 def dump_record(record: dict[str, Any]) -> str:

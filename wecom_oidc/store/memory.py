@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Clock, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+from .base import Clock, check_amount, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
 
 # Purge expired rows lazily, once per this many writes, so memory stays bounded without
 # a background thread.
@@ -32,6 +32,7 @@ class MemoryStore:
     def __init__(self, *, clock: Clock = time.time):
         self._clock = clock
         self._rows: dict[str, _Row] = {}
+        self._counters: dict[str, tuple[int, float]] = {}  # hkey -> (value, expires_at)
         self._lock = threading.Lock()
         self._writes = 0
 
@@ -52,6 +53,8 @@ class MemoryStore:
             dead = [k for k, r in self._rows.items() if r.expires_at <= now]
             for k in dead:
                 del self._rows[k]
+            for k in [k for k, (_, exp) in self._counters.items() if exp <= now]:
+                del self._counters[k]
 
     def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
         hkey, row = hash_key(kind, key), self._row(kind, record, ttl)
@@ -97,6 +100,18 @@ class MemoryStore:
             del self._rows[hkey]
             return True
 
+    def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
+        hkey, ttl, amount = hash_key(kind, key), check_ttl(ttl), check_amount(amount)
+        with self._lock:
+            now = self._clock()
+            value, expires_at = self._counters.get(hkey, (0, now))
+            if expires_at <= now:
+                value, expires_at = 0, now + ttl
+            value += amount
+            self._counters[hkey] = (value, expires_at)
+            self._wrote(now)
+            return value
+
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:
             return 0
@@ -112,6 +127,7 @@ class MemoryStore:
     def close(self) -> None:
         with self._lock:
             self._rows.clear()
+            self._counters.clear()
 
     def __len__(self) -> int:
         """Live records (tests and metrics)."""

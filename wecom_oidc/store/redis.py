@@ -3,7 +3,7 @@
 Redis does the work itself: TTL is Redis expiry (PX, milliseconds, measured on the
 server's clock, so the injected clock is not used for TTLs), `take` is GETDEL (atomic,
 Redis >= 6.2), `add` is SET NX PX. Keys are `<prefix>r:<sha256(kind:key)>` (hash_key,
-like every store), so a code or token never sits in Redis raw.
+like every store; counters `<prefix>c:...`), so a code or token never sits in Redis raw.
 
 Token families: a record carrying a grant_id is also listed in the set
 `<prefix>g:<sha256(grant:<grant_id>)>`, whose expiry is kept >= its members'.
@@ -37,7 +37,7 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from ..errors import StoreUnavailable
-from .base import check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+from .base import check_amount, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
 from .redis_url import RedisTarget, parse_redis_url
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,15 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+
+# A counter: INCRBY, and an expiry only when the key has none yet (fixed window).
+_INCR = """
+local n = redis.call('INCRBY', KEYS[1], ARGV[2])
+if redis.call('PTTL', KEYS[1]) < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return n
 """
 
 _WRITE = """
@@ -166,6 +175,7 @@ class RedisStore:
         self._revoke = client.register_script(_REVOKE)
         self._drop_member = client.register_script(_DROP_MEMBER)
         self._delete_if = client.register_script(_DELETE_IF)
+        self._incr = client.register_script(_INCR)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -229,6 +239,12 @@ class RedisStore:
         rkey = self._key(kind, key)
         with _errors():
             return bool(self._delete_if(keys=[rkey], args=[dump_record(record)]))
+
+    def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
+        ckey = f"{self.prefix}c:{hash_key(kind, key)}"
+        ms = max(1, math.ceil(check_ttl(ttl) * 1000))
+        with _errors():
+            return int(self._incr(keys=[ckey], args=[ms, check_amount(amount)]))
 
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:

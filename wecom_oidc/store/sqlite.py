@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreUnavailable
-from .base import Clock, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+from .base import Clock, check_amount, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ _SCHEMA = (
     )""",
     "CREATE INDEX IF NOT EXISTS records_grant ON records (grant_id) WHERE grant_id IS NOT NULL",
     "CREATE INDEX IF NOT EXISTS records_expiry ON records (expires_at)",
+    """CREATE TABLE IF NOT EXISTS counters (
+        hkey TEXT PRIMARY KEY,
+        value INTEGER NOT NULL,
+        expires_at REAL NOT NULL
+    )""",
 )
 
 # Insert-if-absent in one statement: an existing row is only overwritten when it has
@@ -47,6 +52,14 @@ _ADD = """INSERT INTO records (hkey, kind, record, expires_at, grant_id) VALUES 
     ON CONFLICT (hkey) DO UPDATE SET kind = excluded.kind, record = excluded.record,
         expires_at = excluded.expires_at, grant_id = excluded.grant_id
     WHERE records.expires_at <= ?"""
+# A counter in one statement: an expired row restarts from `amount` with a new expiry.
+_INCR = """INSERT INTO counters (hkey, value, expires_at) VALUES (:hkey, :amount, :expires)
+    ON CONFLICT (hkey) DO UPDATE SET
+        value = CASE WHEN counters.expires_at <= :now THEN :amount
+                     ELSE counters.value + :amount END,
+        expires_at = CASE WHEN counters.expires_at <= :now THEN :expires
+                          ELSE counters.expires_at END
+    RETURNING value"""
 _PUT = """INSERT INTO records (hkey, kind, record, expires_at, grant_id) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (hkey) DO UPDATE SET kind = excluded.kind, record = excluded.record,
         expires_at = excluded.expires_at, grant_id = excluded.grant_id"""
@@ -150,6 +163,7 @@ class SqliteStore:
                 self._next_purge = now + PURGE_INTERVAL
         if due:
             db.execute("DELETE FROM records WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
 
     # -- StateStore ----------------------------------------------------------------
 
@@ -205,6 +219,15 @@ class SqliteStore:
             return db.execute(
                 "DELETE FROM records WHERE hkey = ? AND record = ? AND expires_at > ?",
                 (hkey, dump_record(record), self._clock())).rowcount == 1
+
+    def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
+        hkey, ttl, amount = hash_key(kind, key), check_ttl(ttl), check_amount(amount)
+        now = self._clock()
+        with self._db() as db:
+            rows = db.execute(_INCR, {"hkey": hkey, "amount": amount, "now": now,
+                                      "expires": now + ttl}).fetchall()
+            self._wrote(db, now)
+        return int(rows[0][0])
 
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:
