@@ -15,10 +15,11 @@ from .oidc.keys import KeyRing
 from .oidc.provider import Provider
 from .ops.hooks import init_app as init_ops
 from .ops.metrics import Metrics
+from .ratelimit import RateLimiter
 from .store import StateStore, open_store
 from .upstream.base import RefreshingUpstream, Upstream, Wiring
 from .upstream.registry import build_upstream
-from .web import limits
+from .web import limits, rate_limits
 from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
@@ -60,6 +61,9 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     register_error_handlers(app)
     limits.init_app(app)
     init_security_headers(app, (settings.wecom.authorize_url, settings.wecom.web_login_url))
+    rate_limits.init_app(app, RateLimiter(store, settings.limits, clock=clock,
+                                          on_limited=metrics.limited),
+                         on_failed_auth=metrics.client_auth_failed)
     init_ops(app, metrics)  # /readyz, /metrics, request ids, login and token metrics
     hops = settings.server.proxy_hops
     if hops:

@@ -82,3 +82,11 @@ class LoginCancelled(UpstreamDenied):
 
     def __init__(self, detail: str = "") -> None:
         super().__init__("cancelled", detail)
+
+class TooManyRequests(BridgeError):
+    """A rate limit refused the request (429 with Retry-After). `rule` names the
+    [limits] key for the log; the caller only learns when to retry."""
+
+    def __init__(self, rule: str, retry_after: int):
+        self.rule, self.retry_after = rule, retry_after
+        super().__init__(f"rate limit {rule} exceeded; retry after {retry_after} s")

@@ -36,9 +36,9 @@ WORKERS = 2
 
 
 def replica_config(issuer_port: int, emulator_url: str, workdir: Path, store_url: str,
-                   keys_dir: Path) -> str:
+                   keys_dir: Path, extra: str = "") -> str:
     """e2e's bridge config with the shared store and keys folder swapped in."""
-    text = bridge_config(issuer_port, emulator_url, workdir)
+    text = bridge_config(issuer_port, emulator_url, workdir, extra)
     text, stores = re.subn(r'(?m)^url = "sqlite:///.*"$', f'url = "{store_url}"', text)
     text, dirs = re.subn(r'(?m)^dir = ".*"$', f'dir = "{keys_dir}"', text)
     assert stores == 1 and dirs == 1, "e2e.stack.bridge_config changed shape"
@@ -62,8 +62,9 @@ def start_replica(config: Path, port: int, log_path: Path) -> tuple[subprocess.P
 
 
 def start_replicas(workdir: Path, store_url: str, keys_dir: Path,
-                   count: int = 2) -> tuple[Stack, list[str]]:
-    """The emulator in a thread and `count` replicas; Stack.bridge_url is replica A."""
+                   count: int = 2, extra: str = "") -> tuple[Stack, list[str]]:
+    """The emulator in a thread and `count` replicas; Stack.bridge_url is replica A.
+    `extra` is appended to every replica's config."""
     ports = [free_port() for _ in range(count)]
     server, emulator_url = serve(EmulatorConfig(trusted_domains=[f"127.0.0.1:{ports[0]}"]))
     urls = [f"http://127.0.0.1:{p}" for p in ports]
@@ -72,7 +73,7 @@ def start_replicas(workdir: Path, store_url: str, keys_dir: Path,
         for i, port in enumerate(ports):
             config = workdir / f"replica-{i}.toml"
             config.write_text(replica_config(ports[0], emulator_url, workdir, store_url,
-                                             keys_dir), encoding="utf-8")
+                                             keys_dir, extra), encoding="utf-8")
             proc, log = start_replica(config, port, workdir / f"replica-{i}.log")
             stack.procs.append(proc)
             stack.files.append(log)

@@ -15,6 +15,8 @@ from .settings import (
     ClientSettings,
     GroupsSettings,
     KeySettings,
+    LimitSettings,
+    Rate,
     Secret,
     ServerSettings,
     SessionSettings,
@@ -27,6 +29,7 @@ from .settings import (
 __all__ = [
     "AUTHORIZATION_CODE", "CONFIG_ENV", "DEVICE_CODE", "ENV_PREFIX", "LOOPBACK_HOSTS",
     "ClaimsSettings", "ClientSettings",
-    "GroupsSettings", "KeySettings", "Secret", "ServerSettings", "SessionSettings",
+    "GroupsSettings", "KeySettings", "LimitSettings", "Rate",
+    "Secret", "ServerSettings", "SessionSettings",
     "Settings", "StoreSettings", "TokenSettings", "WecomSettings", "load_settings",
 ]

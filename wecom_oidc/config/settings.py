@@ -176,6 +176,79 @@ class SessionSettings:
     cookie_name: str = "wecom_oidc_session"
 
 
+@dataclass(frozen=True)
+class Rate:
+    """At most `limit` requests per `window` seconds; written "600/1m" in the config."""
+
+    limit: int
+    window: int
+
+    _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+    @classmethod
+    def parse(cls, text: str) -> Rate:
+        """"N/Ws", "N/Wm", "N/Wh", "N/Wd" (W defaults to 1): ValueError otherwise."""
+        count, sep, per = text.replace(" ", "").partition("/")
+        unit = per[-1:].lower()
+        number = per[:-1] or "1"
+        if not (sep and count.isdigit() and number.isdigit() and unit in cls._UNITS):
+            raise ValueError(f'{text!r} is not a rate: write "N/60s", "N/5m", "N/1h" or "off"')
+        rate = cls(int(count), int(number) * cls._UNITS[unit])
+        if rate.limit < 1 or rate.window < 1:
+            raise ValueError(f"{text!r}: both the count and the window must be positive")
+        return rate
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.window}s"
+
+
+# Every rate limit rule and its default ([limits] keys; "off" disables one). Per-IP
+# limits are high: a whole company may sit behind one NAT address on a Monday morning
+# (10,000 people signing in to a few apps within minutes). Failed client
+# authentications are low: they are the online guessing of a client secret.
+DEFAULT_RATES: dict[str, str] = {
+    "authorize_per_ip": "3000/1m",
+    "authorize_per_client": "6000/1m",
+    # Each callback costs one WeCom API call (quota: 10,000 per minute per corp).
+    "callback_per_ip": "1200/1m",
+    "callback_per_client": "2000/1m",
+    "token_per_ip": "6000/1m",
+    "token_per_client": "3000/1m",
+    "introspect_per_ip": "12000/1m",
+    "introspect_per_client": "12000/1m",
+    "revoke_per_ip": "1200/1m",
+    "revoke_per_client": "1200/1m",
+    "userinfo_per_ip": "6000/1m",
+    "userinfo_per_client": "6000/1m",
+    # Failed client authentications (wrong secret, unknown client) at token,
+    # introspect and revoke; once over, that client (from that address) is refused
+    # even with the right secret until the window ends.
+    "failed_auth_per_client_ip": "10/5m",
+    "failed_auth_per_client": "100/5m",
+    "failed_auth_per_ip": "30/5m",
+}
+
+
+@dataclass(frozen=True)
+class LimitSettings:
+    """Rate limits, counted in the state store (shared by every replica on Redis)."""
+
+    enabled: bool = True
+    rates: tuple[tuple[str, Rate | None], ...] = tuple(
+        (name, Rate.parse(text)) for name, text in DEFAULT_RATES.items())
+    # Seconds every failed client authentication is held before it is answered.
+    failed_auth_delay: float = 0.25
+
+    def rate(self, rule: str) -> Rate | None:
+        """The rule's rate, or None when it is off (or limits are disabled)."""
+        if not self.enabled:
+            return None
+        for name, rate in self.rates:
+            if name == rule:
+                return rate
+        raise KeyError(f"unknown rate limit rule {rule!r}: add it to DEFAULT_RATES")
+
+
 # What an extra claim may be made of (resolved in oidc/client_claims.py), besides
 # "extattr.<name>" (a custom directory attribute).
 EXTRA_CLAIM_SOURCES = (
@@ -237,6 +310,7 @@ class Settings:
     claims: ClaimsSettings = field(default_factory=ClaimsSettings)
     session: SessionSettings = field(default_factory=SessionSettings)
     groups: GroupsSettings = field(default_factory=GroupsSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
     upstream: str = "wecom"  # the upstream registry's name (upstream/registry.py)
     source: str = "<defaults>"
 

@@ -10,11 +10,14 @@ from urllib.parse import urlsplit
 from ..errors import ConfigError
 from .clients import ClientRules
 from .settings import (
+    DEFAULT_RATES,
     EMAIL_SOURCES,
     LOOPBACK_HOSTS,
     REDIS_SCHEMES,
     ClaimsSettings,
     KeySettings,
+    LimitSettings,
+    Rate,
     Secret,
     ServerSettings,
     SessionSettings,
@@ -196,6 +199,7 @@ class Validator(ClientRules):
         k = self.section("keys")
         keys = KeySettings(dir=str(self.path(self.get(k, "keys", "dir", str, "keys"))))
         groups = self.groups()
+        limits = self.limits()
         for key, msg in unknown(self._plain, self._asked):
             self.problem(key, msg)
         if self.problems:
@@ -203,8 +207,29 @@ class Validator(ClientRules):
         assert wecom is not None
         return Settings(issuer=issuer, wecom=wecom, clients=clients, store=store, keys=keys,
                         server=server, tokens=tokens, claims=claims, session=session,
-                        groups=groups, source=self.source,
+                        groups=groups, limits=limits, source=self.source,
                         upstream=upstream)
+
+    def limits(self) -> LimitSettings:
+        sec = self.section("limits")
+        rates = []
+        for name, default in DEFAULT_RATES.items():
+            text = self.get(sec, "limits", name, str, default)
+            if text.strip().lower() == "off":
+                rates.append((name, None))
+                continue
+            try:
+                rates.append((name, Rate.parse(text)))
+            except ValueError as e:
+                self.problem(f"limits.{name}", str(e))
+                rates.append((name, Rate.parse(default)))
+        delay = self.get(sec, "limits", "failed_auth_delay", float,
+                         LimitSettings.failed_auth_delay)
+        if not 0 <= delay <= 2:
+            self.problem("limits.failed_auth_delay", "must be between 0 and 2 seconds "
+                         "(a longer hold ties up the server's threads)")
+        return LimitSettings(enabled=self.get(sec, "limits", "enabled", bool, True),
+                             rates=tuple(rates), failed_auth_delay=delay)
 
     def positive(self, sec: dict, prefix: str, key: str, default: int) -> int:
         value = self.get(sec, prefix, key, int, default)

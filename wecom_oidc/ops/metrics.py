@@ -50,6 +50,12 @@ class Metrics:
                                    "(this caller ran gettoken)", ["result"], registry=r)
         self.tokens_issued = Counter("wecom_oidc_tokens_issued",
                                      "Successful /token responses", ["grant_type"], registry=r)
+        self.rate_limited = Counter("wecom_oidc_rate_limited",
+                                    "Requests refused with 429 by a [limits] rule", ["rule"],
+                                    registry=r)
+        self.client_auth_failures = Counter("wecom_oidc_client_auth_failures",
+                                            "Failed client authentications (token, "
+                                            "introspect, revoke)", ["client"], registry=r)
         self.store_errors = Counter("wecom_oidc_store_errors",
                                     "State store operations that failed (StoreUnavailable)",
                                     ["operation"], registry=r)
@@ -69,6 +75,13 @@ class Metrics:
 
     def token_issued(self, grant_type: str) -> None:
         self.tokens_issued.labels(grant_type if grant_type in _GRANTS else "other").inc()
+
+    def limited(self, rule: str) -> None:
+        self.rate_limited.labels(rule).inc()
+
+    def client_auth_failed(self, client_id: str) -> None:
+        """client_id is '' for an unregistered one (labels stay bounded)."""
+        self.client_auth_failures.labels(client_id or "unknown").inc()
 
     def store_error(self, operation: str) -> None:
         self.store_errors.labels(operation).inc()

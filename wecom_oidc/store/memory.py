@@ -11,7 +11,16 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .base import Clock, check_amount, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+from .base import (
+    Clock,
+    check_amount,
+    check_kind,
+    check_ttl,
+    dump_record,
+    grant_of,
+    hash_key,
+    load_record,
+)
 
 # Purge expired rows lazily, once per this many writes, so memory stays bounded without
 # a background thread.

@@ -19,7 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreUnavailable
-from .base import Clock, check_amount, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+from .base import (
+    Clock,
+    check_amount,
+    check_kind,
+    check_ttl,
+    dump_record,
+    grant_of,
+    hash_key,
+    load_record,
+)
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ from ..errors import (
     LoginStateError,
     RequestTooLarge,
     StoreUnavailable,
+    TooManyRequests,
     UpstreamError,
 )
 from .i18n import page_lang, reason_text, texts
 
 log = logging.getLogger("wecom_oidc.web")
 
-PROGRAM_PATHS = ("/token", "/device/code", "/userinfo", "/jwks.json",
+PROGRAM_PATHS = ("/token", "/device/code", "/userinfo", "/revoke", "/introspect", "/jwks.json",
                  "/.well-known/openid-configuration", "/healthz")
 
 
@@ -108,6 +109,17 @@ def register_error_handlers(app: Flask) -> None:
         return error_response(400, "invalid_request",
                               texts()["too_long"].format(name=e.name, limit=e.limit),
                               advice=texts()["bad_request"])
+
+    @app.errorhandler(TooManyRequests)
+    def _too_many(e: TooManyRequests) -> Response:
+        log.warning("rate limited rule=%s ip=%s retry_after=%d rid=%s", e.rule,
+                    request.remote_addr, e.retry_after, request_id())
+        t = texts()
+        resp = error_response(429, "temporarily_unavailable",
+                              t["too_many"].format(seconds=e.retry_after),
+                              advice=t["too_many_advice"])
+        resp.headers["Retry-After"] = str(e.retry_after)
+        return resp
 
     @app.errorhandler(StoreUnavailable)
     def _store(e: StoreUnavailable) -> Response:

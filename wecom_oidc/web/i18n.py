@@ -21,6 +21,8 @@ TEXTS: dict[str, dict[str, str]] = {
                          "你的登录状态也没有改变。如果有人发给你这个链接，请不要理会。",
         "restart_here": "如需登录，请在此浏览器中回到应用重新登录。",
         "too_long": "参数 {name} 超过了 {limit} 个字符的上限。",
+        "too_many": "请求过于频繁，请在 {seconds} 秒后再试。",
+        "too_many_advice": "如果你所在的整个办公网络都看到此页面，请联系管理员。",
         "store_down": "登录服务暂时不可用，请稍后再试。",
         "not_found": "页面不存在。",
         "internal": "登录服务出现内部错误，请稍后再试。",
@@ -62,6 +64,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "restart_here": "To sign in, go back to the application in this browser and sign "
                         "in again.",
         "too_long": "The parameter {name} is longer than the limit of {limit} characters.",
+        "too_many": "Too many requests. Please try again in {seconds} seconds.",
+        "too_many_advice": "If everyone on your office network sees this page, please tell "
+                           "your administrator.",
         "store_down": "The sign-in service is temporarily unavailable. Please try again soon.",
         "not_found": "There is no such page.",
         "internal": "The sign-in service hit an internal error. Please try again soon.",

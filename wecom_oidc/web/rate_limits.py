@@ -1,0 +1,140 @@
+"""Which rate limits each endpoint answers to, checked before its view runs.
+
+Per client IP (`request.remote_addr`: the peer, or with `[server] proxy_hops` the
+address the trusted proxies saw) and per client on authorize, the WeCom callbacks,
+token (and device authorization), introspect, revoke and userinfo. Failed client
+authentications are counted apart, per client and address, per client and per
+address; once over, the client is refused even with the right secret until the
+window ends (online guessing of a secret stops there). Each failure is logged
+(client id and address, never what was sent) and held `failed_auth_delay` seconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from collections.abc import Callable
+from urllib.parse import unquote
+
+from flask import Flask, Response, request
+
+from ..errors import StoreUnavailable
+from ..oidc.provider import Provider
+from ..ratelimit import RateLimiter, raise_if_refused
+from .errors import request_id
+
+log = logging.getLogger("wecom_oidc.web")
+
+# endpoint -> the rule family ("<family>_per_ip", "<family>_per_client").
+FAMILIES = {
+    "bridge.authorize": "authorize",
+    "bridge.upstream_callback": "callback",
+    "device.device_callback": "callback",
+    "bridge.token": "token",
+    "device.device_authorization": "token",
+    "bridge.introspect": "introspect",
+    "bridge.revoke": "revoke",
+    "bridge.userinfo": "userinfo",
+}
+# Endpoints where the client authenticates (a failure is a guess at its secret).
+CLIENT_AUTH = {"bridge.token", "device.device_authorization", "bridge.introspect",
+               "bridge.revoke"}
+# Login records a callback's state points at (web/login_state.py), for its client.
+LOGIN_KINDS = {"bridge.upstream_callback": "login"}
+
+
+def client_ip() -> str:
+    """The caller's address as the rate limits and logs see it (ProxyFix has already
+    applied `proxy_hops`)."""
+    return request.remote_addr or "-"
+
+
+def claimed_client_id() -> str:
+    """The client_id a request names (Basic credentials or the form); not yet
+    authenticated. '' when there is none or it cannot be read."""
+    auth = request.headers.get("Authorization", "")
+    if auth[:6].lower() == "basic ":
+        try:
+            user = base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")[0]
+            return unquote(user)  # RFC 6749 §2.3.1: form-urlencoded before encoding
+        except (ValueError, UnicodeDecodeError):
+            return ""
+    return request.form.get("client_id", "") if request.method == "POST" else (
+        request.args.get("client_id", ""))
+
+
+def init_app(app: Flask, limiter: RateLimiter, *,
+             on_failed_auth: Callable[[str], None] = lambda client_id: None,
+             sleep: Callable[[float], None] | None = None) -> None:
+    """Register the checks on the bridge `app` (its provider in app.extensions).
+    `on_failed_auth(client_id or "")` is told of every failed client authentication."""
+    provider: Provider = app.extensions["wecom_oidc"]
+    app.extensions["rate_limiter"] = limiter
+
+    def known(client_id: str) -> str:
+        """Counters only for registered clients: junk ids must not create keys."""
+        return client_id if client_id in provider.clients else ""
+
+    def client_of_request(endpoint: str) -> str:
+        if endpoint in LOGIN_KINDS:
+            state = request.args.get("state", "")
+            pending = provider.store.get(LOGIN_KINDS[endpoint], state) if (
+                0 < len(state) <= 128) else None
+            params = (pending or {}).get("params") or {}
+            return known(str(params.get("client_id", "")))
+        if endpoint == "bridge.userinfo":
+            claims = provider.jwts.decode(_bearer(), typ="at+jwt") if _bearer() else None
+            return known(str((claims or {}).get("client_id", "")))
+        return known(claimed_client_id())
+
+    @app.before_request
+    def _rate_limits() -> None:
+        family = FAMILIES.get(request.endpoint or "")
+        if family is None or request.method == "OPTIONS":
+            return
+        ip = client_ip()
+        limiter.check(f"{family}_per_ip", ip)
+        client_id = client_of_request(request.endpoint or "")
+        if request.endpoint in CLIENT_AUTH:
+            # Refused before the secret is even looked at: the right secret does not
+            # help a client locked out by guesses.
+            raise_if_refused("failed_auth_per_ip", limiter.peek("failed_auth_per_ip", ip))
+            if client_id:
+                for rule, key in (("failed_auth_per_client_ip", f"{client_id} {ip}"),
+                                  ("failed_auth_per_client", client_id)):
+                    raise_if_refused(rule, limiter.peek(rule, key))
+        if client_id:
+            limiter.check(f"{family}_per_client", client_id)
+
+    @app.after_request
+    def _count_failed_auth(resp: Response) -> Response:
+        if request.endpoint not in CLIENT_AUTH or resp.status_code not in (400, 401):
+            return resp
+        body = resp.get_json(silent=True) or {}
+        if body.get("error") != "invalid_client":
+            return resp
+        ip, client_id = client_ip(), known(claimed_client_id())
+        try:
+            limiter.hit("failed_auth_per_ip", ip)
+            if client_id:
+                limiter.hit("failed_auth_per_client_ip", f"{client_id} {ip}")
+                limiter.hit("failed_auth_per_client", client_id)
+        except StoreUnavailable:
+            pass  # the answer is already a refusal; the store error is counted and logged
+        on_failed_auth(client_id)
+        log.warning("client authentication failed client=%s ip=%s endpoint=%s rid=%s",
+                    client_id or "(unknown)", ip, request.path, request_id())
+        delay = limiter.settings.failed_auth_delay
+        if delay > 0:
+            (sleep or time.sleep)(delay)
+        return resp
+
+
+def _bearer() -> str:
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    if request.method == "POST":
+        return request.form.get("access_token", "")
+    return ""
