@@ -83,6 +83,7 @@ class LoginCancelled(UpstreamDenied):
     def __init__(self, detail: str = "") -> None:
         super().__init__("cancelled", detail)
 
+
 class TooManyRequests(BridgeError):
     """A rate limit refused the request (429 with Retry-After). `rule` names the
     [limits] key for the log; the caller only learns when to retry."""
