@@ -9,7 +9,7 @@ NODE_RP := tests/interop/node
 APPS_VENVS ?= .venv-apps
 APPS_DIR := tests/apps
 
-.PHONY: install browser interop apache redis apps demo test serve bench lint clean
+.PHONY: install browser interop apache redis apps demo test serve bench bench-micro lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -108,7 +108,13 @@ redis:
 	  fi; \
 	fi
 
-bench: $(STAMP)
+# The load benchmark (benchmarks/README.md): `wecom-oidc serve` + the WeCom emulator under
+# a load driver, both stores, a table of figures and targets. Under 10 minutes.
+bench: $(STAMP) redis
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# In-process CPU per login (no HTTP, pytest-benchmark): for profiling one code path.
+bench-micro: $(STAMP)
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-timer=time.process_time \
 		-o testpaths=benchmarks $(PYTEST_ARGS)
 

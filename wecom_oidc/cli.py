@@ -168,19 +168,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import key_algs
 
     KeyRing.load(settings.keys.dir, create=not settings.store.shared, algs=key_algs(settings))
-    options = {
-        "bind": args.bind or settings.server.bind,
-        "workers": args.workers or settings.server.workers,
-        "threads": args.threads or settings.server.threads,
-        # Threads: a slow WeCom call must not block other people's logins.
-        "worker_class": "gthread",
-        "timeout": 60,
-        "graceful_timeout": args.graceful_timeout or settings.server.graceful_timeout,
-        "keepalive": 5,
-        "accesslog": None,
-        "logger_class": "wecom_oidc.ops.logging.GunicornJsonLogger",
-        "child_exit": _worker_exited,
-    }
+    options = gunicorn_options(
+        bind=args.bind or settings.server.bind,
+        workers=args.workers or settings.server.workers,
+        threads=args.threads or settings.server.threads,
+        graceful_timeout=args.graceful_timeout or settings.server.graceful_timeout)
+    options["child_exit"] = _worker_exited
     if settings.server.metrics_bind:
         options["when_ready"] = _metrics_listener(settings.server.metrics_bind)
     elif settings.server.metrics_token is None:
@@ -189,6 +182,23 @@ def _serve(args: argparse.Namespace) -> int:
             "of its own) or metrics_token, or block it at the proxy", options["bind"])
     run_gunicorn(lambda: _make_app(settings), options)
     return 0
+
+
+def gunicorn_options(*, bind: str, workers: int, threads: int,
+                     graceful_timeout: int) -> dict[str, Any]:
+    """The server settings of `serve` (the benchmark's Flask ceiling runs under them too)."""
+    return {
+        "bind": bind,
+        "workers": workers,
+        "threads": threads,
+        # Threads: a slow WeCom call must not block other people's logins.
+        "worker_class": "gthread",
+        "timeout": 60,
+        "graceful_timeout": graceful_timeout,
+        "keepalive": 5,
+        "accesslog": None,
+        "logger_class": "wecom_oidc.ops.logging.GunicornJsonLogger",
+    }
 
 
 def _fresh_metrics_dir() -> None:

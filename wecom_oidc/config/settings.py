@@ -137,7 +137,9 @@ class KeySettings:
 class ServerSettings:
     bind: str = "127.0.0.1:8000"
     workers: int = 2
-    threads: int = 8
+    # Many threads: a login waiting on WeCom (30-200 ms a call) holds a thread but no
+    # CPU, so 8 made people queue behind WeCom (80 logins/s at 100 ms). `make bench` (b).
+    threads: int = 64
     # Number of trusted reverse proxies in front; X-Forwarded-* is ignored when 0.
     proxy_hops: int = 0
     # "text" (human) or "json" (one object per line, for log collectors).

@@ -251,7 +251,7 @@ def _pooled_session(base_url: str) -> requests.Session:
     session = requests.Session()
     session.proxies = requests.utils.get_environ_proxies(base_url)
     session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session

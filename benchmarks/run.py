@@ -1,0 +1,283 @@
+"""`make bench`: the bridge under load, as deployed (`wecom-oidc serve` + the WeCom
+emulator), driven over loopback HTTP by this process; prints one table per store and
+whether each target of issue 11 is met.
+
+    python benchmarks/run.py [--stores sqlite,redis] [--seconds 8] [--smoke]
+                             [--serve-args "--workers 2 --threads 8"]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import shlex
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import load  # noqa: E402
+import servers  # noqa: E402
+
+PAGES = ("wwlogin/", "wwopen/", "connect/")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@dataclass
+class Phase:
+    name: str
+    result: load.Result
+    cpu: float = 0.0  # bridge CPU seconds inside the window
+    emu_cpu: float = 0.0
+    calls: dict[str, int] = field(default_factory=dict)  # emulator API calls in the window
+    wecom_ms: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.result.durations)
+
+    @property
+    def cpu_ms(self) -> float:
+        return 1000 * self.cpu / self.n if self.n else float("nan")
+
+    def api_calls_per_op(self) -> float:
+        total = sum(v for k, v in self.calls.items() if not k.startswith(PAGES))
+        return total / self.n if self.n else float("nan")
+
+    def added_ms(self, p: float) -> float:
+        """Login time minus the time spent waiting on WeCom (its API calls x latency)."""
+        wait = self.api_calls_per_op() * self.wecom_ms / 1000
+        return 1000 * (self.result.pct(p) - wait)
+
+
+class Bench:
+    def __init__(self, bridge: servers.Server, emulator: servers.Server | None,
+                 seconds: float):
+        self.bridge, self.emulator, self.seconds = bridge, emulator, seconds
+        self.target = load.Target(bridge.url, emulator.url if emulator else "")
+        self.logins = 0
+
+    def emu(self, method: str, path: str, **body) -> dict:
+        r = requests.request(method, f"{self.emulator.url}/_emulator/{path}",
+                             json=body or None, timeout=10)
+        r.raise_for_status()
+        return r.json()
+
+    def phase(self, name: str, op: load.Op, users: int, *, count: int | None = None,
+              wecom_ms: int = 0, server: servers.Server | None = None) -> Phase:
+        server = server or self.bridge
+        marks: dict[bool, tuple] = {}
+
+        def on_window(opening: bool) -> None:
+            if self.emulator is None:
+                marks[opening] = (server.cpu(), 0.0, {})
+            else:
+                marks[opening] = (server.cpu(), self.emulator.cpu(), self.emu("GET", "calls"))
+
+        result = asyncio.run(load.run_users(
+            op, users, seconds=None if count else self.seconds, count=count,
+            on_window=on_window))
+        (c0, e0, k0), (c1, e1, k1) = marks[True], marks[False]
+        calls = {k: v - k0.get(k, 0) for k, v in k1.items() if v - k0.get(k, 0)}
+        phase = Phase(name, result, c1 - c0, e1 - e0, calls, wecom_ms)
+        if result.errors:
+            print(f"  {name}: {len(result.errors)} errors, first: {result.errors[0]}",
+                  file=sys.stderr)
+        return phase
+
+    def logins_phase(self, name: str, users: int, *, inapp: bool = False,
+                     count: int | None = None, wecom_ms: int = 0) -> Phase:
+        flow = load.inapp_login if inapp else load.qr_login
+
+        async def op(http, u, i):
+            await flow(http, self.target, load.PEOPLE[(u + i) % len(load.PEOPLE)])
+
+        phase = self.phase(name, op, users, count=count, wecom_ms=wecom_ms)
+        self.logins += phase.n + len(phase.result.errors)
+        return phase
+
+    def latency(self, ms: int) -> None:
+        self.emu("POST", "latency", api="*", ms=ms)
+
+    def code_exchange(self, users: int, per_user: int) -> tuple[Phase, list[str]]:
+        """Codes minted first from bridge sessions (no WeCom), then only exchanged."""
+        codes: list[list[tuple[str, str]]] = [[] for _ in range(users)]
+        sessions: list = []
+
+        async def mint() -> None:
+            for u in range(users):
+                http = load.new_session(1)
+                sessions.append(http)
+                await load.qr_login(http, self.target, load.PEOPLE[u % len(load.PEOPLE)])
+
+            async def user_codes(u: int) -> None:
+                for _ in range(per_user):
+                    codes[u].append(await load.sso_code(sessions[u], self.target))
+
+            await asyncio.gather(*(user_codes(u) for u in range(users)))
+            for s in sessions:
+                await s.close()
+
+        asyncio.run(mint())
+        pool = [c for per in codes for c in per]
+        tokens: list[str] = []
+
+        async def op(http, u, i):
+            code, verifier = pool.pop()
+            tokens.append((await load.exchange(http, self.target, code, verifier))
+                          ["access_token"])
+
+        return self.phase("code exchange", op, users, count=users * per_user), tokens
+
+
+def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict:
+    port = servers.free_port()
+    emulator = servers.start_emulator(workdir, port)
+    prefix = f"bench-{secrets.token_hex(4)}:"
+    store_url = (f"sqlite:///{workdir}/bridge.db" if store == "sqlite"
+                 else f"{REDIS_URL}?key_prefix={prefix}")
+    bridge = servers.start_bridge(workdir, port, emulator.url, store_url,
+                                  shlex.split(args.serve_args))
+    b = Bench(bridge, emulator, args.seconds)
+    out: dict = {"store": store}
+    try:
+        u, want = args.users, set(args.only)
+        b.logins_phase("warm-up", 4, count=4 * u["warm"])
+        if "a" in want:
+            out["a"] = b.logins_phase("QR login, WeCom 0 ms", u["a"])
+            out["a_inapp"] = b.logins_phase("in-app login, WeCom 0 ms", u["a"], inapp=True)
+        if "g" in want:
+            out["rss1k"] = _rss_after(b, args.rss[0])
+        if "b" in want:
+            out["b0"] = {n: b.logins_phase(f"QR login, {n} users, WeCom 0 ms", n)
+                         for n in u["b"][1:]}
+            b.latency(args.wecom_ms)
+            try:
+                out["b"] = {n: b.logins_phase(f"QR login, {n} users, WeCom +{args.wecom_ms} ms",
+                                              n, wecom_ms=args.wecom_ms) for n in u["b"]}
+            finally:
+                b.latency(0)
+        if want & set("cd"):
+            out["c"], tokens = b.code_exchange(u["a"], u["codes"])
+
+            async def info(http, uu, i):
+                await load.userinfo(http, b.target, tokens[(uu * 7 + i) % len(tokens)])
+
+            out["d"] = b.phase("userinfo", info, u["a"])
+
+        async def disco(http, uu, i):
+            path = "/jwks.json" if i % 2 else "/.well-known/openid-configuration"
+            async with http.get(b.target.bridge + path) as r:
+                await r.read()
+                if r.status != 200:
+                    raise load.Failed(f"{path}: {r.status}")
+
+        if "e" in want:
+            out["e"] = b.phase("discovery + JWKS", disco, u["a"])
+        if "g" in want:
+            out["rss10k"] = _rss_after(b, args.rss[1])
+        out["gettoken"] = b.emu("GET", "calls").get("gettoken", 0)
+        out["workers"] = len(bridge.workers())
+    finally:
+        bridge.stop()
+        emulator.stop()
+        if store == "redis":
+            _drop_prefix(prefix)
+    return out
+
+
+def _rss_after(b: Bench, logins: int) -> tuple[int, list[float]]:
+    if b.logins < logins:
+        b.logins_phase("logins for RSS", 32, count=logins - b.logins)
+    return b.logins, b.bridge.rss()
+
+
+def _drop_prefix(prefix: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(REDIS_URL)
+    keys = list(r.scan_iter(match=prefix + "*", count=1000))
+    for i in range(0, len(keys), 500):
+        r.delete(*keys[i:i + 500])
+
+
+def run_ceiling(args: argparse.Namespace, workdir: Path) -> Phase:
+    """The same users and round trips a login makes to the bridge (4), on a Flask app
+    that answers constants."""
+    ceiling = servers.start_ceiling(workdir, shlex.split(args.serve_args))
+    b = Bench(ceiling, None, args.seconds)
+
+    async def op(http, u, i):
+        base = ceiling.url
+        for path in ("/authorize", "/wecom/callback"):
+            async with http.get(base + path, allow_redirects=False) as r:
+                await r.read()
+        async with http.post(base + "/token", data={"code": "c"}) as r:
+            await r.read()
+        async with http.get(base + "/userinfo") as r:
+            await r.read()
+
+    try:
+        return b.phase("ceiling", op, args.users["a"], server=ceiling)
+    finally:
+        ceiling.stop()
+
+
+def machine() -> str:
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((ln.split(":", 1)[1].strip() for ln in f
+                          if ln.startswith("model name")), "")
+    except OSError:
+        pass
+    return (f"nproc {os.cpu_count()}, {model or platform.processor()}, "
+            f"Python {platform.python_version()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stores", default="sqlite,redis")
+    parser.add_argument("--seconds", type=float, default=8.0, help="per measured phase")
+    parser.add_argument("--wecom-ms", type=int, default=100)
+    parser.add_argument("--serve-args", default="",
+                        help="extra `wecom-oidc serve` options (default: its own defaults)")
+    parser.add_argument("--rss-logins", default="1000,10000",
+                        help="read worker RSS after this many logins (two numbers)")
+    parser.add_argument("--only", default="abcdefgh",
+                        help="letters of the parts to run (default all: abcdefgh)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="a few logins through every phase; no figures judged")
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.seconds = 0.5
+        args.users = {"warm": 1, "a": 2, "b": [2, 3, 4], "codes": 2}
+        args.rss = (30, 40)
+    else:
+        args.users = {"warm": 2, "a": 32, "b": [16, 64, 256], "codes": 40}
+        args.rss = tuple(int(n) for n in args.rss_logins.split(","))
+    from report import print_report
+
+    print(f"machine: {machine()}", flush=True)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="wecom-oidc-bench-") as tmp:
+        ceiling = run_ceiling(args, Path(tmp)) if "h" in args.only else None
+        for store in args.stores.split(","):
+            workdir = Path(tmp) / store
+            workdir.mkdir()
+            print(f"running {store} ...", flush=True)
+            results.append(run_store(store, args, workdir))
+    errors = print_report(results, ceiling, args)
+    return 1 if args.smoke and errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
