@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -37,8 +37,12 @@ class Identity:
     attributes: dict[str, Any] = field(default_factory=dict)
 
     def to_record(self) -> dict[str, Any]:
-        """A JSON-safe dict for the store."""
-        return asdict(self)
+        """A JSON-safe dict for the store. Built field by field, not with asdict(),
+        which deep-copies every tuple on each of the several calls per login; the
+        fields are immutable, and `attributes` (flat, JSON-safe) is copied."""
+        record = {name: getattr(self, name) for name in _FIELDS}
+        record["attributes"] = dict(self.attributes)
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Identity:
@@ -50,3 +54,6 @@ class Identity:
             data[key] = tuple(data.get(key, ()))
         data["department_paths"] = tuple(tuple(p) for p in data.get("department_paths", ()))
         return cls(**data)
+
+
+_FIELDS = tuple(f.name for f in fields(Identity))

@@ -113,3 +113,14 @@ def test_discovery_ignores_forwarded_headers_by_default(http):
                  headers={"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "http",
                           "Host": "other.example"}).get_json()
     assert d["issuer"] == ISSUER and d["token_endpoint"] == ISSUER + "/token"
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks.json"])
+def test_public_document_with_its_etag_is_not_modified(http, path):
+    first = http.get(path)
+    etag = first.headers["ETag"]
+    again = http.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    assert again.headers["ETag"] == etag and again.headers["Cache-Control"].startswith("public")
+    other = http.get(path, headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200 and other.get_json() == first.get_json()

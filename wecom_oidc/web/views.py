@@ -25,14 +25,10 @@ from .login_state import bind_browser, save_login, take_login
 from .logout import add_logout_route
 from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
+from .static_json import static_json_view
 
 log = logging.getLogger("wecom_oidc.web")
 
-def _public(resp: Response, max_age: int = 300) -> Response:
-    """Discovery and keys are public: cacheable and readable by browser apps."""
-    resp.headers["Cache-Control"] = f"public, max-age={max_age}"
-    resp.headers["Access-Control-Allow-Origin"] = "*"
-    return resp
 
 
 def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
@@ -42,13 +38,11 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     callback = callback_path(upstream.name)
     callback_url = provider.url(callback)
 
-    @bp.get("/.well-known/openid-configuration")
-    def discovery() -> Response:
-        return _public(jsonify(provider.discovery()))
-
-    @bp.get("/jwks.json")
-    def jwks() -> Response:
-        return _public(jsonify(provider.keys.public_jwks()))
+    # Both fixed for the life of the process (keys load at start): serialised once.
+    bp.add_url_rule("/.well-known/openid-configuration", "discovery",
+                    static_json_view(provider.discovery()), methods=["GET"])
+    bp.add_url_rule("/jwks.json", "jwks", static_json_view(provider.keys.public_jwks()),
+                    methods=["GET"])
 
     @bp.get("/healthz")
     def healthz() -> Response:
