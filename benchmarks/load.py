@@ -49,11 +49,16 @@ class Target:
 
 
 async def _get_redirect(http: aiohttp.ClientSession, url: str, **kw) -> str:
+    """Where the answer sends the browser: a 302, or (the in-app callback, which must
+    shed WeCom's #wechat_redirect fragment) a page with `Refresh: 0; url=...`."""
     async with http.get(url, allow_redirects=False, **kw) as r:
         await r.read()
-        if r.status != 302:
-            raise Failed(f"GET {urlsplit(url).path}: {r.status}")
-        return r.headers["Location"]
+        if r.status == 302:
+            return r.headers["Location"]
+        refresh = r.headers.get("Refresh", "")
+        if r.status == 200 and "url=" in refresh:
+            return refresh.split("url=", 1)[1]
+        raise Failed(f"GET {urlsplit(url).path}: {r.status}")
 
 
 def authorize_url(t: Target, scope: str, challenge: str) -> str:

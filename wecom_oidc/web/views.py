@@ -30,7 +30,6 @@ from .static_json import static_json_view
 log = logging.getLogger("wecom_oidc.web")
 
 
-
 def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     """The bridge's endpoints, bound to one provider and upstream."""
     bp = Blueprint("bridge", __name__)
