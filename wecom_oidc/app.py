@@ -19,7 +19,7 @@ from .ratelimit import RateLimiter
 from .store import StateStore, open_store
 from .upstream.base import RefreshingUpstream, Upstream, Wiring
 from .upstream.registry import build_upstream
-from .web import limits, rate_limits
+from .web import limits, params, rate_limits
 from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
@@ -60,6 +60,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     app.register_blueprint(make_root_blueprint(settings.wecom.verify_files))
     register_error_handlers(app)
     limits.init_app(app)
+    params.init_app(app)
     init_security_headers(app, (settings.wecom.authorize_url, settings.wecom.web_login_url))
     rate_limits.init_app(app, RateLimiter(store, settings.limits, clock=clock,
                                           on_limited=metrics.limited),

@@ -76,6 +76,15 @@ class RequestTooLarge(BridgeError):
         super().__init__(f"parameter {name!r} is longer than {limit} characters")
 
 
+class MalformedParameter(BridgeError):
+    """A parameter breaks its syntax (a control character, a response_type or
+    redirect_uri outside RFC 6749's grammar, a max_age that is not a number)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        super().__init__(f"parameter {name!r} is malformed")
+
+
 class LoginCancelled(UpstreamDenied):
     """The person declined or cancelled at the upstream login page; the client
     gets access_denied straight away."""

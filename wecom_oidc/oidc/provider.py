@@ -22,6 +22,7 @@ from ..identity import Identity
 from ..store.base import StateStore
 from . import redact
 from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
+from .client_auth import client_secret_basic
 from .device import device_authorization_endpoint, device_grant
 from .endpoints import introspection_endpoint, revocation_endpoint
 from .grants import (
@@ -86,6 +87,7 @@ class Provider:
         self.sessions = Sessions(store, settings.session, clock)
         self.clients = {c.client_id: Client(c) for c in settings.clients}
         self.server = _Server(query_client=self.clients.get, save_token=self._save_token)
+        self.server.register_client_auth_method("client_secret_basic", client_secret_basic)
         ttl = settings.tokens.access_token_ttl
         self.server.load_config({
             "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": ttl, "refresh_token": ttl,

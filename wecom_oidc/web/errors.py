@@ -14,6 +14,7 @@ from ..errors import (
     AccessDenied,
     LoginFromOtherBrowser,
     LoginStateError,
+    MalformedParameter,
     RequestTooLarge,
     StoreUnavailable,
     TooManyRequests,
@@ -120,6 +121,12 @@ def register_error_handlers(app: Flask) -> None:
                               advice=t["too_many_advice"])
         resp.headers["Retry-After"] = str(e.retry_after)
         return resp
+
+    @app.errorhandler(MalformedParameter)
+    def _malformed(e: MalformedParameter) -> Response:
+        log.info("request refused: %s rid=%s", e, request_id())
+        return error_response(400, "invalid_request", texts()["malformed"].format(name=e.name),
+                              advice=texts()["bad_request"])
 
     @app.errorhandler(StoreUnavailable)
     def _store(e: StoreUnavailable) -> Response:

@@ -23,6 +23,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "too_long": "参数 {name} 超过了 {limit} 个字符的上限。",
         "too_many": "请求过于频繁，请在 {seconds} 秒后再试。",
         "too_many_advice": "如果你所在的整个办公网络都看到此页面，请联系管理员。",
+        "malformed": "参数 {name} 的格式不正确。",
         "store_down": "登录服务暂时不可用，请稍后再试。",
         "not_found": "页面不存在。",
         "internal": "登录服务出现内部错误，请稍后再试。",
@@ -67,6 +68,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "too_many": "Too many requests. Please try again in {seconds} seconds.",
         "too_many_advice": "If everyone on your office network sees this page, please tell "
                            "your administrator.",
+        "malformed": "The parameter {name} is not well-formed.",
         "store_down": "The sign-in service is temporarily unavailable. Please try again soon.",
         "not_found": "There is no such page.",
         "internal": "The sign-in service hit an internal error. Please try again soon.",

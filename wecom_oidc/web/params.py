@@ -1,0 +1,72 @@
+"""The shape of every query and form parameter, checked before any view or Authlib
+reads it, so malformed input is a clear invalid_request and never a crash.
+
+Two rules from RFC 6749: a parameter sent without a value is treated as omitted
+(§3.1, §3.2), and the parameters whose syntax Appendix A (and OIDC Core §3.1.2.1)
+defines must have it (`state` is left free: apps put anything there and it
+only travels back URL-encoded). Authlib copies some of them (response_type, redirect_uri)
+into error descriptions and refuses to build one from a character outside
+RFC 6749's error charset, which without this check ends in a 500.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import Flask, Request, request
+from werkzeug.datastructures import ImmutableMultiDict
+
+from ..errors import MalformedParameter
+
+# C0 and C1 controls and DEL: no OAuth or OIDC parameter may hold one, and in a
+# log line or a redirect they only serve an attacker.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_VSCHAR = r"[\x20-\x7e]*"
+_URI = r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+"  # RFC 3986 characters only
+SYNTAX: dict[str, re.Pattern[str]] = {name: re.compile(pattern) for name, pattern in {
+    "response_type": r"[A-Za-z0-9_ ]+",                   # A.3
+    "redirect_uri": _URI,                                 # A.6
+    "post_logout_redirect_uri": _URI,
+    "grant_type": r"[\x21-\x7e]+",                       # A.10 (a name or a URI)
+    "scope": r"[\x20\x21\x23-\x5b\x5d-\x7e]+",              # A.4
+    "client_id": _VSCHAR, "client_secret": _VSCHAR,       # A.1, A.2
+    "code": _VSCHAR,                                      # A.11
+    "access_token": _VSCHAR, "refresh_token": _VSCHAR,    # A.12, A.17
+    "token": _VSCHAR, "token_type_hint": _VSCHAR,         # RFC 7009 §2.1
+    "code_verifier": _VSCHAR, "code_challenge": _VSCHAR,  # RFC 7636 §4.1, §4.2
+    "max_age": r"[0-9]{1,10}",  # OIDC Core: seconds; str.isdigit() would take "²"
+}.items()}
+
+
+class OAuthParameters(ImmutableMultiDict[str, Any]):
+    """Query and form values without the empty ones (RFC 6749 §3.1)."""
+
+    def __init__(self, mapping: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None):
+        if mapping is not None and not isinstance(mapping, Mapping):
+            mapping = [(k, v) for k, v in mapping if v != ""]
+        super().__init__(mapping)
+
+
+class BridgeRequest(Request):
+    parameter_storage_class = OAuthParameters
+
+
+def check_syntax() -> None:
+    """Refuse a parameter whose name or value breaks the rules above
+    (MalformedParameter -> 400 invalid_request)."""
+    for values in (request.args, request.form):  # form: urlencoded and multipart
+        for name, value in values.items(multi=True):
+            if not isinstance(value, str):
+                continue
+            pattern = SYNTAX.get(name)
+            if _CONTROL.search(name) or _CONTROL.search(value) or (
+                    pattern is not None and not pattern.fullmatch(value)):
+                raise MalformedParameter(name[:64])
+
+
+def init_app(app: Flask) -> None:
+    """Runs after the size limits (web/limits.py), so nothing oversized is matched."""
+    app.request_class = BridgeRequest
+    app.before_request(check_syntax)
