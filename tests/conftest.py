@@ -28,3 +28,21 @@ def make_settings(tmp_path):
         return load_settings(str(path), env=env or {})
 
     return make
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """One headless Chromium (the distribution's, driven by Playwright) for the whole
+    run: Playwright's sync API allows one instance at a time, and tests/browser and
+    tests/apps both need it."""
+    from browser.browser_support import CHROMIUM_ARGS, chromium_path, no_browser
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        no_browser("the playwright package is not installed")
+    executable = chromium_path()
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

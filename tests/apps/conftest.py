@@ -10,20 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from browser.browser_support import CHROMIUM_ARGS, TIMEOUT_MS, chromium_path, no_browser
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        no_browser("the playwright package is not installed")
-    executable = chromium_path()
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+from browser.browser_support import TIMEOUT_MS
 
 
 @pytest.fixture
