@@ -414,3 +414,14 @@ def test_config_metrics_token_from_file_is_a_secret(make_settings, tmp_path):
     s = make_settings(MINIMAL, env={"WECOM_OIDC_SERVER__METRICS_TOKEN_FILE": str(path)})
     assert s.server.metrics_token.reveal() == "t" * 32
     assert "t" * 32 not in repr(s)
+
+
+def test_config_log_level_and_audit_log(make_settings, tmp_path):
+    s = make_settings(MINIMAL, env={"WECOM_OIDC_SERVER__LOG_LEVEL": "warning",
+                                    "WECOM_OIDC_SERVER__AUDIT_LOG": str(tmp_path / "a.log")})
+    assert (s.server.log_level, s.server.audit_log) == ("warning", str(tmp_path / "a.log"))
+    problems = problems_of(make_settings, MINIMAL, env={
+        "WECOM_OIDC_SERVER__LOG_LEVEL": "loud",
+        "WECOM_OIDC_SERVER__AUDIT_LOG": str(tmp_path / "missing" / "a.log")})
+    assert any(": server.log_level: must be one of" in p for p in problems), problems
+    assert any(": server.audit_log: " in p and "not a directory" in p for p in problems)

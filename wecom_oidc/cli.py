@@ -111,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
-def _setup_logging(fmt: str = "text") -> None:
+def _setup_logging(fmt: str = "text", level: str = "info", audit_log: str = "") -> None:
     from .ops.logging import configure
 
-    configure(fmt)
+    configure(fmt, level, audit_log)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -162,7 +162,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     _fresh_metrics_dir()  # first: before anything imports prometheus_client
     settings = _settings(args)
-    _setup_logging(settings.server.log_format)
+    server = settings.server
+    _setup_logging(server.log_format, server.log_level, server.audit_log)
     # Generate the first key here, before workers fork, so they all load the same one.
     # Never with a shared (Redis) store: every replica loads one mounted keys folder.
     from .app import key_algs

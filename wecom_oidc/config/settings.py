@@ -153,6 +153,10 @@ class ServerSettings:
     # secret). With neither this nor metrics_bind, /metrics is open on `bind` (a
     # warning at start says so); see docs/security.md.
     metrics_token: Secret | None = None
+    # "debug", "info", "warning" or "error" (the audit log is kept at any level).
+    log_level: str = "info"
+    # Where the audit log goes: "" = with the app log, "stderr", "stdout" or a file path.
+    audit_log: str = ""
 
 
 @dataclass(frozen=True)

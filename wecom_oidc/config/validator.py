@@ -131,6 +131,16 @@ class Validator(ClientRules):
             self.problem("server.metrics_bind", "must differ from [server] bind")
         return value
 
+    def audit_log(self, s: dict) -> str:
+        value = self.get(s, "server", "audit_log", str, "")
+        if value and value not in ("stderr", "stdout"):
+            path = self.path(value)
+            if not path.parent.is_dir():
+                self.problem("server.audit_log", f"{path.parent} is not a directory "
+                             '(give "stderr", "stdout" or a file path)')
+            return str(path)
+        return value
+
     def metrics_token(self, s: dict) -> Secret | None:
         token = self.secret(s, "server", "metrics_token", required=False)
         if token is not None and len(token.reveal()) < 16:
@@ -156,6 +166,9 @@ class Validator(ClientRules):
             graceful_timeout=self.positive(s, "server", "graceful_timeout", 20),
             metrics_bind=self.metrics_bind(s),
             metrics_token=self.metrics_token(s),
+            log_level=self.choice(s, "server", "log_level", ("info", "debug", "warning",
+                                                             "error")),
+            audit_log=self.audit_log(s),
         )
         t = self.section("tokens")
         tokens = TokenSettings(

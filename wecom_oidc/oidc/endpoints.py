@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 
+from ..ops.audit import audit
 from .grants import ACCESS_TOKEN, AUTH_METHODS, REFRESH_TOKEN
 from .models import Client, StoredToken
 
@@ -45,8 +46,11 @@ def revocation_endpoint(provider: Provider) -> RevocationEndpoint:
         def revoke_token(self, token: StoredToken, request: Any) -> None:
             provider.store.delete(token.kind, token.key)
             # RFC 7009 §2.1: a refresh token takes the access tokens of its grant along.
-            for jti, _exp in token.record.get("access_tokens", []):
+            family = token.record.get("access_tokens", [])
+            for jti, _exp in family:
                 provider.store.delete(ACCESS_TOKEN, jti)
+            audit("revoke", sub=token.record["sub"], client=token.record["client_id"],
+                  outcome="success", token_type=token.kind, revoked_access=len(family))
 
     return Revocation(provider.server)
 

@@ -3,6 +3,8 @@ token outcomes read off the responses of the callback and token endpoints."""
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +14,7 @@ from flask import Flask, Response, g, request
 from ..upstream.base import callback_path
 from ..upstream.wecom import is_wecom_client
 from ..web.errors import request_id
+from .audit import audit
 from .health import make_ops_blueprint
 from .metrics import Metrics
 
@@ -28,6 +31,7 @@ def init_app(app: Flask, metrics: Metrics) -> None:
     app.register_blueprint(make_ops_blueprint(provider, metrics), url_prefix=prefix or None)
     trust_proxy = settings.server.proxy_hops > 0
     callback, token_path = prefix + callback_path(settings.upstream), prefix + "/token"
+    revoke_path = prefix + "/revoke"
 
     @app.before_request
     def _take_request_id() -> None:
@@ -40,10 +44,60 @@ def init_app(app: Flask, metrics: Metrics) -> None:
     def _observe(resp: Response) -> Response:
         if request.path == callback:
             metrics.login(login_outcome(resp), login_mode(request.headers))
-        elif request.path == token_path and request.method == "POST" and resp.status_code == 200:
-            metrics.token_issued(request.form.get("grant_type", ""))
+        elif request.path == token_path and request.method == "POST":
+            if resp.status_code == 200:
+                metrics.token_issued(request.form.get("grant_type", ""))
+            audit_token_response(resp)
+        elif request.path == revoke_path and request.method == "POST" and resp.status_code != 200:
+            audit("revoke", client=request_client(), outcome="failure",
+                  reason=_error_of(resp))
         resp.headers.setdefault("X-Request-Id", request_id())
         return resp
+
+
+# Device-grant polling answers these every few seconds: not events worth a line.
+_QUIET_ERRORS = ("authorization_pending", "slow_down")
+
+
+def audit_token_response(resp: Response) -> None:
+    """One audit line per /token answer: `token` (code, device) or `refresh`, who
+    got it, or why not. Read off the response, so every grant is covered."""
+    grant = request.form.get("grant_type", "")
+    event = "refresh" if grant == "refresh_token" else "token"
+    if resp.status_code == 200:
+        body = resp.get_json(silent=True) or {}
+        audit(event, sub=_subject(body.get("access_token", "")), client=request_client(),
+              outcome="success", grant_type=grant, scope=body.get("scope", "").replace(" ", "+"))
+        return
+    reason = _error_of(resp)
+    if reason not in _QUIET_ERRORS:
+        audit(event, client=request_client(), outcome="failure", grant_type=grant, reason=reason)
+
+
+def request_client() -> str:
+    """The client a token-endpoint request names (Basic auth or the form)."""
+    try:
+        auth = request.authorization
+    except Exception:  # undecodable Basic credentials: the endpoint refuses them anyway
+        auth = None
+    return (auth.username if auth and auth.username else "") or request.form.get(
+        "client_id", "")
+
+
+def _error_of(resp: Response) -> str:
+    body = resp.get_json(silent=True)
+    return str(body.get("error", resp.status_code)) if isinstance(body, dict) else str(
+        resp.status_code)
+
+
+def _subject(access_token: str) -> str:
+    """The sub of an access token this server just signed (no need to verify it)."""
+    try:
+        payload = access_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return str(claims.get("sub", ""))
+    except (IndexError, ValueError, AttributeError):
+        return ""
 
 
 def login_mode(headers: Any) -> str:

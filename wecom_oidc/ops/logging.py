@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import re
 import sys
 import time
@@ -95,16 +96,42 @@ def formatter(fmt: str) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else RedactingFormatter(TEXT_FORMAT)
 
 
-def configure(fmt: str = "text", level: int = logging.INFO) -> None:
-    """Send the root logger to stderr in `fmt` ("text" or "json")."""
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
+AUDIT_LOGGER = "wecom_oidc.audit"
+
+
+def configure(fmt: str = "text", level: int | str = logging.INFO, audit_log: str = "") -> None:
+    """Send the root logger to stderr in `fmt` ("text" or "json") at `level`, and the
+    audit log (ops/audit.py) with it, or apart when `audit_log` is "stderr",
+    "stdout" or a file path (appended to, reopened after a logrotate move)."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(fmt))
     root.addHandler(handler)
-    root.setLevel(level)
+    root.setLevel(LEVELS.get(level, logging.INFO) if isinstance(level, str) else level)
+    _configure_audit(fmt, audit_log)
     GunicornJsonLogger.fmt = fmt
+
+
+def _configure_audit(fmt: str, target: str) -> None:
+    audit = logging.getLogger(AUDIT_LOGGER)
+    for old in list(audit.handlers):
+        audit.removeHandler(old)
+        old.close()
+    audit.setLevel(logging.INFO)  # audit lines whatever the app's log level
+    audit.propagate = not target
+    if not target:
+        return
+    handler: logging.Handler
+    if target in ("stderr", "stdout"):
+        handler = logging.StreamHandler(getattr(sys, target))
+    else:
+        handler = logging.handlers.WatchedFileHandler(target, encoding="utf-8")
+    handler.setFormatter(formatter(fmt))
+    audit.addHandler(handler)
 
 
 class GunicornJsonLogger(GunicornLogger):

@@ -20,6 +20,7 @@ from ..errors import (
     TooManyRequests,
     UpstreamError,
 )
+from ..ops.audit import audit
 from .i18n import page_lang, reason_text, texts
 
 log = logging.getLogger("wecom_oidc.web")
@@ -74,6 +75,7 @@ def oauth_error_page(err: OAuth2Error) -> Response:
 
 def denied_page(e: AccessDenied, back_url: str = "") -> Response:
     log.warning("login denied reason=%s errcode=%s rid=%s", e.detail, e.code, request_id())
+    audit("denied", outcome="denied", reason=e.reason, errcode=e.code)
     return error_response(403, "access_denied", reason_text(e.reason, e.code),
                           heading="denied", hint=e.hint,
                           errcode=e.code, back_url=back_url)
@@ -88,6 +90,7 @@ def register_error_handlers(app: Flask) -> None:
     def _upstream(e: UpstreamError) -> Response:
         log.error("upstream error status=%s errcode=%s detail=%s rid=%s", e.status, e.code,
                   e.detail, request_id())
+        audit("login", outcome="error", reason=e.reason, errcode=e.code)
         return error_response(e.status, "upstream_error",
                               reason_text(e.reason, e.code), hint=e.hint,
                               errcode=e.code,
@@ -96,6 +99,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(LoginStateError)
     def _state(e: LoginStateError) -> Response:
         t = texts()
+        audit("login", outcome="error", reason="other_browser" if isinstance(
+            e, LoginFromOtherBrowser) else "invalid_state")
         if isinstance(e, LoginFromOtherBrowser):
             log.warning("callback opened in a browser that did not start the login "
                         "(possible login CSRF); nothing changed rid=%s", request_id())

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from ..oidc.logout import frontchannel_urls, notify_backchannel
 from ..oidc.provider import Provider
 from ..oidc.session import Session
+from ..ops.audit import audit
 from .errors import error_response, request_id
 from .headers import allow_form_target, allow_frames
 from .i18n import page_lang, texts
@@ -71,6 +72,11 @@ def add_logout_route(bp: Blueprint, provider: Provider) -> None:
             frames = frontchannel_urls(provider, session)
             log.info("logout sub=%s client=%s revoked=%d rid=%s", session.sub, client_id, n,
                      request_id())
+            audit("logout", sub=session.sub, client=client_id, outcome="success",
+                  sid=session.sid, revoked=n, by="hint" if current is None or claims else
+                  "confirmation")
+        else:
+            audit("logout", client=client_id, outcome="no_session")
         if target:
             if v.get("state"):
                 sep = "&" if "?" in target else "?"
@@ -111,6 +117,7 @@ def _confirm_page(provider: Provider, session: Session, client_id: str,
     if target:
         allow_form_target(target)
     log.info("logout asks for confirmation client=%s rid=%s", client_id or "-", request_id())
+    audit("logout", sub=session.sub, client=client_id, outcome="confirmation_asked")
     resp = Response(render_template(
         "confirm_logout.html", t=t, lang=page_lang(), heading=t["confirm_logout_title"],
         action=request.path, csrf=confirm_token(session), fields=fields,

@@ -18,6 +18,7 @@ from ..oidc.client_claims import for_client
 from ..oidc.models import User
 from ..oidc.provider import Provider, ResumedRequest
 from ..oidc.session import Session
+from ..ops.audit import audit, audit_context
 from ..upstream.base import LoginRequest, Upstream, callback_has_fragment, callback_path
 from .errors import denied_page, oauth_error_page, request_id
 from .fragment import navigate_without_fragment
@@ -96,9 +97,11 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     def _finish_login() -> Response:
         params = take_login(provider, request.args.get("state", ""))
         oauth_request = provider.resumed_request(params)
+        audit_context(client=params.get("client_id"))
         try:
             identity = upstream.complete_login(request.args)
         except LoginCancelled:
+            audit("login", outcome="cancelled")
             return _respond(oauth_request, None)
         except AccessDenied as e:
             return denied_page(e, back_url=_respond(oauth_request, None).headers.get(
@@ -112,6 +115,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
                                           client_id=client_id)
         user.sid = session.sid
         log.info("login client=%s sub=%s rid=%s", client_id, user.sub, request_id())
+        audit("login", sub=user.sub, outcome="success", sid=session.sid)
         resp = _respond(oauth_request, user)
         set_session_cookie(provider, resp, session.cookie)
         return resp

@@ -1,0 +1,68 @@
+"""The audit log: one line per security event (login, denial, token issue, refresh,
+revocation, logout) on the `wecom_oidc.audit` logger, which `[server] audit_log` can
+send to a stream or file of its own (ops/logging.configure).
+
+A line reads `audit event=login outcome=success sub=zhangsan client=webapp
+ip=203.0.113.7 rid=...`: the JSON format turns each key=value into a field. Values
+are reduced to a safe alphabet, so nothing a caller sends can forge a line or a
+field. Never pass a secret: callers name people, clients and reasons, never codes,
+tokens or cookies (the formatter's redaction is the last line of defence).
+
+Imports only Flask and the standard library, so every layer may call it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from typing import Any
+
+from flask import g, has_request_context, request
+
+log = logging.getLogger("wecom_oidc.audit")
+log.setLevel(logging.INFO)  # audit lines are kept whatever [server] log_level says
+
+EVENTS = ("login", "denied", "token", "refresh", "revoke", "logout")
+# Fields an event passes on to later events of the same request (a denial after
+# the login names the person and the app).
+_CARRIED = ("sub", "client")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._@:/+-]")
+_MAX = 128
+
+
+def audit(event: str, **fields: Any) -> None:
+    """Log one audit line for `event` with `fields` (sub, client, outcome, reason...),
+    plus the client IP (X-Forwarded-For only through [server] proxy_hops) and the
+    request id. Fields that are None or "" are left out."""
+    context: dict[str, Any] = {}
+    if has_request_context():
+        context = g.setdefault("audit_context", {})
+        context.update({k: fields[k] for k in _CARRIED if fields.get(k)})
+    entry = {**context, **fields}
+    parts = [f"event={_safe(event)}"]
+    parts += [f"{k}={_safe(v)}" for k, v in entry.items() if v not in (None, "")]
+    if has_request_context():
+        parts.append(f"ip={_safe(request.remote_addr or '-')}")
+        parts.append(f"rid={_request_id()}")
+    log.info("audit %s", " ".join(parts))
+
+
+def audit_context(**fields: Any) -> None:
+    """Fields every later audit line of this request carries (e.g. the client)."""
+    if has_request_context():
+        g.setdefault("audit_context", {}).update(
+            {k: v for k, v in fields.items() if v not in (None, "")})
+
+
+def _safe(value: Any) -> str:
+    text = str(value)
+    return _UNSAFE.sub("?", text[:_MAX]) + ("..." if len(text) > _MAX else "")
+
+
+def _request_id() -> str:
+    """The request's id (the one web.errors.request_id gives and X-Request-Id echoes);
+    set here the same way when nothing asked for it yet."""
+    if "request_id" not in g:
+        g.request_id = secrets.token_hex(6)
+    return str(g.request_id)
