@@ -306,3 +306,68 @@ def test_store_incr_window_expires_in_real_time(store: StateStore, elapse):
 def test_store_incr_under_threads_loses_no_count(store: StateStore):
     results = _race(THREADS, lambda: store.incr("rate", "race", ttl=30))
     assert sorted(results) == list(range(1, THREADS + 1))
+
+
+# -- index sets (member -> live sessions, members with sessions) ----------------------
+
+
+def test_store_index_members_lists_added_sorted(store: StateStore):
+    store.index_add("member_sessions", "zhangsan", "sid-b", ttl=60)
+    store.index_add("member_sessions", "zhangsan", "sid-a", ttl=60)
+    store.index_add("member_sessions", "zhangsan", "sid-a", ttl=60)
+    assert store.index_members("member_sessions", "zhangsan") == ["sid-a", "sid-b"]
+    assert store.index_members("member_sessions", "lisi") == []
+
+
+def test_store_index_is_separate_from_records_and_other_sets(store: StateStore):
+    store.put("member_sessions", "zhangsan", {"v": 1}, ttl=60)
+    store.index_add("member_sessions", "zhangsan", "sid-a", ttl=60)
+    store.index_add("grant_clients", "zhangsan", "app", ttl=60)
+    assert store.get("member_sessions", "zhangsan") == {"v": 1}
+    assert store.index_members("member_sessions", "zhangsan") == ["sid-a"]
+    store.delete("member_sessions", "zhangsan")
+    assert store.index_members("member_sessions", "zhangsan") == ["sid-a"]
+
+
+def test_store_index_remove_drops_one_and_tolerates_absent(store: StateStore):
+    store.index_add("member_sessions", "u", "a", ttl=60)
+    store.index_add("member_sessions", "u", "b", ttl=60)
+    store.index_remove("member_sessions", "u", "a")
+    store.index_remove("member_sessions", "u", "a")
+    store.index_remove("member_sessions", "nobody", "a")
+    assert store.index_members("member_sessions", "u") == ["b"]
+
+
+def test_store_index_member_expires_alone(store: StateStore, elapse):
+    store.index_add("member_sessions", "u", "short", ttl=0.3)
+    store.index_add("member_sessions", "u", "long", ttl=60)
+    elapse(0.5)
+    assert store.index_members("member_sessions", "u") == ["long"]
+
+
+def test_store_index_add_again_keeps_later_expiry(store: StateStore, elapse):
+    store.index_add("member_sessions", "u", "a", ttl=60)
+    store.index_add("member_sessions", "u", "a", ttl=0.2)  # must not shorten it
+    store.index_add("member_sessions", "u", "b", ttl=0.2)
+    store.index_add("member_sessions", "u", "b", ttl=60)  # lengthens it
+    elapse(0.4)
+    assert store.index_members("member_sessions", "u") == ["a", "b"]
+
+
+def test_store_index_add_under_threads_keeps_every_member(store: StateStore):
+    n = iter(range(THREADS))
+    lock = threading.Lock()
+
+    def add() -> None:
+        with lock:
+            i = next(n)
+        store.index_add("live_members", "all", f"user{i:02d}", ttl=60)
+
+    _race(THREADS, add)
+    assert store.index_members("live_members", "all") == [f"user{i:02d}" for i in range(THREADS)]
+
+
+@pytest.mark.parametrize("member", ["", None, "x" * 257])
+def test_store_index_bad_member_raises_value_error(store: StateStore, member):
+    with pytest.raises(ValueError):
+        store.index_add("member_sessions", "u", member, ttl=60)

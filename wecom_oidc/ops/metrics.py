@@ -162,6 +162,15 @@ class InstrumentedStore:
     def revoke_grant(self, grant_id: str) -> int:
         return self._run("revoke_grant", grant_id)
 
+    def index_add(self, kind: str, key: str, member: str, ttl: float) -> None:
+        self._run("index_add", kind, key, member, ttl)
+
+    def index_members(self, kind: str, key: str) -> list[str]:
+        return self._run("index_members", kind, key)
+
+    def index_remove(self, kind: str, key: str, member: str) -> None:
+        self._run("index_remove", kind, key, member)
+
     def ping(self) -> None:
         self._run("ping")
 

@@ -64,6 +64,17 @@ class StateStore(Protocol):
         """Delete every record whose record["grant_id"] == grant_id (a token family
         issued from one code or one login); returns how many were deleted."""
 
+    def index_add(self, kind: str, key: str, member: str, ttl: float) -> None:
+        """Add `member` to the set (kind, key); it stays `ttl` seconds (a member added
+        again keeps the later expiry). Members are stored raw, so they must never be
+        secrets (session ids, userids, client ids; never tokens or codes)."""
+
+    def index_members(self, kind: str, key: str) -> list[str]:
+        """The set's live members, sorted; [] when there are none."""
+
+    def index_remove(self, kind: str, key: str, member: str) -> None:
+        """Remove `member` from the set (no error when absent)."""
+
     def ping(self) -> None:
         """Raise StoreUnavailable when the backend cannot serve requests."""
 
@@ -83,6 +94,12 @@ def check_kind(kind: str) -> None:
     """Kinds are short identifiers; ':' is refused so (kind, key) hashes can't collide."""
     if not isinstance(kind, str) or not _KIND_RE.match(kind):
         raise ValueError(f"invalid store kind {kind!r}: use [A-Za-z0-9_.-], 1-64 chars")
+
+
+def check_member(member: str) -> str:
+    if not isinstance(member, str) or not member or len(member) > 256:
+        raise ValueError("index member must be a non-empty string of at most 256 chars")
+    return member
 
 
 def check_ttl(ttl: float) -> float:

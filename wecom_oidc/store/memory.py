@@ -15,6 +15,7 @@ from .base import (
     Clock,
     check_amount,
     check_kind,
+    check_member,
     check_ttl,
     dump_record,
     grant_of,
@@ -42,6 +43,7 @@ class MemoryStore:
         self._clock = clock
         self._rows: dict[str, _Row] = {}
         self._counters: dict[str, tuple[int, float]] = {}  # hkey -> (value, expires_at)
+        self._sets: dict[str, dict[str, float]] = {}  # index: member -> expires_at
         self._lock = threading.Lock()
         self._writes = 0
 
@@ -64,6 +66,11 @@ class MemoryStore:
                 del self._rows[k]
             for k in [k for k, (_, exp) in self._counters.items() if exp <= now]:
                 del self._counters[k]
+            for k, members in list(self._sets.items()):
+                for m in [m for m, exp in members.items() if exp <= now]:
+                    del members[m]
+                if not members:
+                    del self._sets[k]
 
     def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
         hkey, row = hash_key(kind, key), self._row(kind, record, ttl)
@@ -130,6 +137,29 @@ class MemoryStore:
                 del self._rows[k]
         return len(doomed)
 
+    def index_add(self, kind: str, key: str, member: str, ttl: float) -> None:
+        hkey, member, ttl = hash_key(kind, key), check_member(member), check_ttl(ttl)
+        with self._lock:
+            now = self._clock()
+            members = self._sets.setdefault(hkey, {})
+            members[member] = max(members.get(member, 0.0), now + ttl)
+            self._wrote(now)
+
+    def index_members(self, kind: str, key: str) -> list[str]:
+        hkey = hash_key(kind, key)
+        with self._lock:
+            now = self._clock()
+            return sorted(m for m, exp in self._sets.get(hkey, {}).items() if exp > now)
+
+    def index_remove(self, kind: str, key: str, member: str) -> None:
+        hkey = hash_key(kind, key)
+        with self._lock:
+            members = self._sets.get(hkey)
+            if members is not None:
+                members.pop(member, None)
+                if not members:
+                    del self._sets[hkey]
+
     def ping(self) -> None:
         """Always up."""
 
@@ -137,6 +167,7 @@ class MemoryStore:
         with self._lock:
             self._rows.clear()
             self._counters.clear()
+            self._sets.clear()
 
     def __len__(self) -> int:
         """Live records (tests and metrics)."""

@@ -37,7 +37,16 @@ from redis.exceptions import RedisClusterException
 from redis.retry import Retry
 
 from ..errors import StoreUnavailable
-from .base import check_amount, check_kind, check_ttl, dump_record, grant_of, hash_key, load_record
+from .base import (
+    check_amount,
+    check_kind,
+    check_member,
+    check_ttl,
+    dump_record,
+    grant_of,
+    hash_key,
+    load_record,
+)
 from .redis_url import RedisTarget, parse_redis_url
 
 log = logging.getLogger(__name__)
@@ -123,6 +132,27 @@ return 0
 """
 
 
+# Index sets are sorted sets scored by expiry (ms on Redis's own clock, like every TTL
+# here); ZADD GT keeps the later expiry of a member added again, and the key itself
+# lives as long as its longest member.
+_NOW_MS = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+"""
+_INDEX_ADD = _NOW_MS + """
+local exp = now + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], 'GT', exp, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+_INDEX_MEMBERS = _NOW_MS + """
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+"""
+
+
 def connection_options() -> dict[str, Any]:
     """Timeouts and retry policy for every connection. Only connection errors are
     retried (nothing was executed); a timeout is not, since a GETDEL or SET NX may have
@@ -176,6 +206,8 @@ class RedisStore:
         self._drop_member = client.register_script(_DROP_MEMBER)
         self._delete_if = client.register_script(_DELETE_IF)
         self._incr = client.register_script(_INCR)
+        self._index_add = client.register_script(_INDEX_ADD)
+        self._index_members = client.register_script(_INDEX_MEMBERS)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -191,6 +223,9 @@ class RedisStore:
 
     def _key(self, kind: str, key: str) -> str:
         return f"{self.prefix}r:{hash_key(kind, key)}"
+
+    def _set_key(self, kind: str, key: str) -> str:
+        return f"{self.prefix}s:{hash_key(kind, key)}"
 
     def _grant_key(self, grant_id: str) -> str:
         return f"{self.prefix}g:{hash_key('grant', grant_id)}"
@@ -257,6 +292,22 @@ class RedisStore:
             n = sum(int(self._drop_member(keys=[m], args=[grant_id])) for m in members)
             self._r.delete(gkey)
             return n
+
+    def index_add(self, kind: str, key: str, member: str, ttl: float) -> None:
+        skey, member = self._set_key(kind, key), check_member(member)
+        ms = max(1, math.ceil(check_ttl(ttl) * 1000))
+        with _errors():
+            self._index_add(keys=[skey], args=[member, ms])
+
+    def index_members(self, kind: str, key: str) -> list[str]:
+        skey = self._set_key(kind, key)
+        with _errors():
+            return sorted(self._index_members(keys=[skey]))
+
+    def index_remove(self, kind: str, key: str, member: str) -> None:
+        skey = self._set_key(kind, key)
+        with _errors():
+            self._r.zrem(skey, member)
 
     def ping(self) -> None:
         with _errors():

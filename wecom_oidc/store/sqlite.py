@@ -23,6 +23,7 @@ from .base import (
     Clock,
     check_amount,
     check_kind,
+    check_member,
     check_ttl,
     dump_record,
     grant_of,
@@ -53,7 +54,19 @@ _SCHEMA = (
         value INTEGER NOT NULL,
         expires_at REAL NOT NULL
     )""",
+    # index_add/index_members: small sets (a member's sessions, the members with any).
+    """CREATE TABLE IF NOT EXISTS set_members (
+        hkey TEXT NOT NULL,
+        member TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (hkey, member)
+    )""",
+    "CREATE INDEX IF NOT EXISTS set_members_expiry ON set_members (expires_at)",
 )
+# A member added again keeps the later expiry, in one statement.
+_INDEX_ADD = """INSERT INTO set_members (hkey, member, expires_at) VALUES (?, ?, ?)
+    ON CONFLICT (hkey, member) DO UPDATE SET
+        expires_at = max(set_members.expires_at, excluded.expires_at)"""
 
 # Insert-if-absent in one statement: an existing row is only overwritten when it has
 # expired, so `changes()` tells whether this caller won.
@@ -173,6 +186,7 @@ class SqliteStore:
         if due:
             db.execute("DELETE FROM records WHERE expires_at <= ?", (now,))
             db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
+            db.execute("DELETE FROM set_members WHERE expires_at <= ?", (now,))
 
     # -- StateStore ----------------------------------------------------------------
 
@@ -243,6 +257,25 @@ class SqliteStore:
             return 0
         with self._db() as db:
             return db.execute("DELETE FROM records WHERE grant_id = ?", (grant_id,)).rowcount
+
+    def index_add(self, kind: str, key: str, member: str, ttl: float) -> None:
+        hkey, member, ttl = hash_key(kind, key), check_member(member), check_ttl(ttl)
+        now = self._clock()
+        with self._db() as db:
+            db.execute(_INDEX_ADD, (hkey, member, now + ttl))
+            self._wrote(db, now)
+
+    def index_members(self, kind: str, key: str) -> list[str]:
+        hkey = hash_key(kind, key)
+        with self._db() as db:
+            rows = db.execute("SELECT member FROM set_members WHERE hkey = ? AND expires_at > ?"
+                              " ORDER BY member", (hkey, self._clock())).fetchall()
+        return [r[0] for r in rows]
+
+    def index_remove(self, kind: str, key: str, member: str) -> None:
+        hkey = hash_key(kind, key)
+        with self._db() as db:
+            db.execute("DELETE FROM set_members WHERE hkey = ? AND member = ?", (hkey, member))
 
     def ping(self) -> None:
         with self._db() as db:
