@@ -11,7 +11,8 @@ response, so an endpoint added later is covered without remembering to.
   logout page may frame the apps' front-channel logout origins and nothing else.
 - `Cache-Control: no-store` + `Pragma: no-cache` on every response that did not
   ask to be cached (discovery and JWKS do), and always on one that carries a code
-  or a token (RFC 6749 §5.1, RFC 9700 §4.2.4), whatever the view said.
+  or a token (RFC 6749 §5.1; RFC 9700 on codes leaking through history and caches),
+  whatever the view said.
 """
 
 from __future__ import annotations
