@@ -185,6 +185,13 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict:
             out["rss10k"] = _rss_after(b, args.rss[1])
         out["gettoken"] = b.emu("GET", "calls").get("gettoken", 0)
         out["workers"] = len(bridge.workers())
+        if "a" in want:  # what the rate-limit counters cost: the same logins without them
+            bridge.stop()
+            bridge = servers.start_bridge(workdir, port, emulator.url, store_url,
+                                          shlex.split(args.serve_args), limits=False)
+            b.bridge = bridge
+            b.logins_phase("warm-up", 4, count=4 * u["warm"])
+            out["a_nolimits"] = b.logins_phase("QR login, [limits] off", u["a"])
     finally:
         bridge.stop()
         emulator.stop()

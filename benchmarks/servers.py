@@ -140,7 +140,18 @@ def start_emulator(workdir: Path, bridge_port: int) -> Server:
                   f"http://127.0.0.1:{port}", "/_emulator/calls", workdir)
 
 
-def bridge_config(port: int, emulator_url: str, workdir: Path, store_url: str) -> str:
+def limits_config(enabled: bool) -> str:
+    """Every virtual user comes from 127.0.0.1 with one client: the limits stay on
+    (their store counters are part of the cost measured) but far above the load."""
+    from wecom_oidc.config.settings import DEFAULT_RATES
+
+    rules = "".join(f'{name} = "100000000/1m"\n' for name in DEFAULT_RATES
+                    if not name.startswith("failed_auth"))
+    return f"[limits]\nenabled = {'true' if enabled else 'false'}\n{rules}"
+
+
+def bridge_config(port: int, emulator_url: str, workdir: Path, store_url: str,
+                  limits: bool = True) -> str:
     return f"""
 issuer = "http://127.0.0.1:{port}"
 
@@ -166,16 +177,18 @@ email_template = "{{userid}}@corp.example"
 client_id = "webapp"
 client_secret = "webapp-secret-0123456789"
 redirect_uris = ["https://rp.example/callback"]
-"""
+
+{limits_config(limits)}"""
 
 
 def start_bridge(workdir: Path, port: int, emulator_url: str, store_url: str,
-                 serve_args: list[str]) -> Server:
+                 serve_args: list[str], limits: bool = True) -> Server:
     if not (workdir / "keys").exists():  # a shared (Redis) store never makes its own key
         subprocess.run([sys.executable, "-m", "wecom_oidc.cli", "keys", "generate", "--dir",
                         str(workdir / "keys")], check=True, stdout=subprocess.DEVNULL)
     config = workdir / "bridge.toml"
-    config.write_text(bridge_config(port, emulator_url, workdir, store_url), encoding="utf-8")
+    config.write_text(bridge_config(port, emulator_url, workdir, store_url, limits),
+                      encoding="utf-8")
     return _spawn("bridge", [sys.executable, "-m", "wecom_oidc.cli", "--config", str(config),
                              "serve", "--bind", f"127.0.0.1:{port}", *serve_args],
                   f"http://127.0.0.1:{port}", "/healthz", workdir)
