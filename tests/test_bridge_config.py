@@ -425,3 +425,11 @@ def test_config_log_level_and_audit_log(make_settings, tmp_path):
         "WECOM_OIDC_SERVER__AUDIT_LOG": str(tmp_path / "missing" / "a.log")})
     assert any(": server.log_level: must be one of" in p for p in problems), problems
     assert any(": server.audit_log: " in p and "not a directory" in p for p in problems)
+
+
+def test_config_unknown_access_token_format_is_a_problem(make_settings):
+    problems = problems_of(make_settings, MINIMAL.replace(
+        'client_secret = "app-secret"',
+        'client_secret = "app-secret"\naccess_token_format = "paseto"'))
+    assert len(problems) == 1
+    assert ": clients[0].access_token_format: must be one of jwt, opaque" in problems[0]

@@ -159,6 +159,8 @@ class ClientRules:
                 frontchannel_logout_uri=self.logout_uri(c, prefix, "frontchannel_logout_uri"),
                 id_token_signed_response_alg=self.choice(
                     c, prefix, "id_token_signed_response_alg", ("RS256", "ES256")),
+                access_token_format=self.choice(c, prefix, "access_token_format",
+                                                ("jwt", "opaque")),
                 grant_types=grant_types,
                 **self.client_claims(c, prefix),
             ))

@@ -74,6 +74,9 @@ class ClientSettings:
     frontchannel_logout_uri: str = ""
     # "RS256" (default) or "ES256" for this client's ID tokens.
     id_token_signed_response_alg: str = "RS256"
+    # "jwt" (RFC 9068, the default) or "opaque": a random string the bridge looks up,
+    # for clients that only call /userinfo with it (no signature to make or check).
+    access_token_format: str = "jwt"
     # The `groups` claim: "scope" (when the groups scope is granted), "always", "never".
     groups: str = "scope"
     # Extra claims from directory fields: ((claim, source), ...); see EXTRA_CLAIM_SOURCES.

@@ -1,6 +1,7 @@
 """Token revocation (RFC 7009) and introspection (RFC 7662) on Authlib's endpoint
-classes. Access tokens are JWTs whose record lives under their jti; refresh tokens
-are opaque and live under their own (hashed) value."""
+classes. Access tokens are JWTs whose record lives under their jti (or, per client,
+opaque strings whose record lives under their hash); refresh tokens are opaque and
+live under their own (hashed) value."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ def find_token(provider: Provider, value: str, hint: str | None) -> StoredToken 
         kinds.reverse()
     for kind in kinds:
         if kind == ACCESS_TOKEN:
-            claims = provider.jwts.decode(value, typ="at+jwt")
-            record = provider.store.get(ACCESS_TOKEN, claims["jti"]) if claims else None
+            key = provider.access_token_id(value)
+            record = provider.store.get(ACCESS_TOKEN, key) if key else None
             if record:
-                return StoredToken(kind, claims["jti"], record)  # type: ignore[index]
+                return StoredToken(kind, key, record)  # type: ignore[arg-type]
         else:
             record = provider.store.get(REFRESH_TOKEN, value)
             if record:

@@ -5,6 +5,7 @@ discovery, RFC 9207 `iss`)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import time
@@ -148,6 +149,8 @@ class Provider:
         return response
 
     def _access_token(self, client: Client, grant_type: str, user: User, scope: str) -> str:
+        if client.settings.access_token_format == "opaque":
+            return random_token()
         token, _ = self.jwts.access_token(client_id=client.client_id, sub=user.sub,
                                           scope=scope, auth_time=user.auth_time,
                                           ttl=self.settings.tokens.access_token_ttl)
@@ -162,7 +165,7 @@ class Provider:
                 "scope": token.get("scope", ""), "claims": user.claims, "iat": now,
                 "grant_id": user.sid or None}
         ttl = int(token["expires_in"])
-        jti = _jti(token["access_token"])
+        jti = token_id(token["access_token"])
         self.store.put(ACCESS_TOKEN, jti, {**base, "exp": now + ttl}, ttl)
         if token.get("refresh_token"):
             rttl = self.settings.tokens.refresh_token_ttl
@@ -174,11 +177,19 @@ class Provider:
     def userinfo(self, access_token: str) -> dict[str, Any] | None:
         """The claims an access token releases, or None if it is not ours, expired
         or revoked."""
-        claims = self.jwts.decode(access_token, typ="at+jwt")
-        record = self.store.get(ACCESS_TOKEN, claims["jti"]) if claims else None
+        key = self.access_token_id(access_token)
+        record = self.store.get(ACCESS_TOKEN, key) if key else None
         if record is None or "openid" not in record["scope"].split():
             return None
         return claims_for_scope(record["claims"], record["scope"])
+
+    def access_token_id(self, access_token: str) -> str | None:
+        """The store key of one of our access tokens: a JWT's jti once its signature
+        and claims check out; an opaque token's hash (its record, if any, decides)."""
+        if "." not in access_token:
+            return token_id(access_token)
+        claims = self.jwts.decode(access_token, typ="at+jwt")
+        return claims["jti"] if claims else None
 
     def _claims_supported(self) -> list[str]:
         standard = list(CLAIMS_SUPPORTED)
@@ -251,7 +262,12 @@ def access_family(request: Any, jti: str, exp: int, now: int) -> list[list[Any]]
     return [[j, e] for j, e in before if e > now] + [[jti, exp]]
 
 
-def _jti(jwt_token: str) -> str:
-    """The jti of a JWT we just signed (no need to verify our own signature)."""
-    payload = jwt_token.split(".")[1]
+def token_id(access_token: str) -> str:
+    """The id an access token's record is kept under: the jti of a JWT we just signed
+    (no need to verify our own signature), or a hash of an opaque token, so the raw
+    value never sits in a refresh token's list of its grant's access tokens."""
+    if "." not in access_token:
+        digest = hashlib.sha256(access_token.encode()).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    payload = access_token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
