@@ -19,9 +19,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import aiohttp
 from yarl import URL
 
-CLIENT_ID, SECRET = "webapp", "webapp-secret-0123456789"
+SECRET = "webapp-secret-0123456789"
 REDIRECT = "https://rp.example/callback"
-BASIC = "Basic " + base64.b64encode(f"{CLIENT_ID}:{SECRET}".encode()).decode()
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36"
 WECOM_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 "
             "wxwork/4.1.6 MicroMessenger/7.0.1 Language/zh")
@@ -46,6 +45,11 @@ def _pkce() -> tuple[str, str]:
 class Target:
     bridge: str
     emulator: str
+    client_id: str = "webapp"  # "webapp-opaque": the same client with opaque access tokens
+
+    @property
+    def basic(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.client_id}:{SECRET}".encode()).decode()
 
 
 async def _get_redirect(http: aiohttp.ClientSession, url: str, **kw) -> str:
@@ -63,14 +67,14 @@ async def _get_redirect(http: aiohttp.ClientSession, url: str, **kw) -> str:
 
 def authorize_url(t: Target, scope: str, challenge: str) -> str:
     return t.bridge + "/authorize?" + urlencode({
-        "response_type": "code", "client_id": CLIENT_ID, "scope": scope,
+        "response_type": "code", "client_id": t.client_id, "scope": scope,
         "redirect_uri": REDIRECT, "state": secrets.token_hex(8),
         "nonce": secrets.token_hex(8), "code_challenge": challenge,
         "code_challenge_method": "S256"})
 
 
 async def exchange(http: aiohttp.ClientSession, t: Target, code: str, verifier: str) -> dict:
-    async with http.post(t.bridge + "/token", headers={"Authorization": BASIC}, data={
+    async with http.post(t.bridge + "/token", headers={"Authorization": t.basic}, data={
             "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
             "code_verifier": verifier}) as r:
         body = await r.json()

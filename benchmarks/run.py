@@ -106,8 +106,10 @@ class Bench:
     def latency(self, ms: int) -> None:
         self.emu("POST", "latency", api="*", ms=ms)
 
-    def code_exchange(self, users: int, per_user: int) -> tuple[Phase, list[str]]:
+    def code_exchange(self, users: int, per_user: int,
+                      client_id: str = "webapp") -> tuple[Phase, list[str]]:
         """Codes minted first from bridge sessions (no WeCom), then only exchanged."""
+        target = load.Target(self.target.bridge, self.target.emulator, client_id)
         codes: list[list[tuple[str, str]]] = [[] for _ in range(users)]
         sessions: list = []
 
@@ -115,11 +117,11 @@ class Bench:
             for u in range(users):
                 http = load.new_session(1)
                 sessions.append(http)
-                await load.qr_login(http, self.target, load.PEOPLE[u % len(load.PEOPLE)])
+                await load.qr_login(http, target, load.PEOPLE[u % len(load.PEOPLE)])
 
             async def user_codes(u: int) -> None:
                 for _ in range(per_user):
-                    codes[u].append(await load.sso_code(sessions[u], self.target))
+                    codes[u].append(await load.sso_code(sessions[u], target))
 
             await asyncio.gather(*(user_codes(u) for u in range(users)))
             for s in sessions:
@@ -131,10 +133,10 @@ class Bench:
 
         async def op(http, u, i):
             code, verifier = pool.pop()
-            tokens.append((await load.exchange(http, self.target, code, verifier))
+            tokens.append((await load.exchange(http, target, code, verifier))
                           ["access_token"])
 
-        return self.phase("code exchange", op, users, count=users * per_user), tokens
+        return self.phase(f"code exchange {client_id}", op, users, count=users * per_user), tokens
 
 
 def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict:
@@ -171,6 +173,13 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict:
                 await load.userinfo(http, b.target, tokens[(uu * 7 + i) % len(tokens)])
 
             out["d"] = b.phase("userinfo", info, u["a"])
+            # The same with opaque access tokens (access_token_format = "opaque").
+            out["c_opaque"], opaque = b.code_exchange(u["a"], u["codes"], "webapp-opaque")
+
+            async def info_opaque(http, uu, i):
+                await load.userinfo(http, b.target, opaque[(uu * 7 + i) % len(opaque)])
+
+            out["d_opaque"] = b.phase("userinfo opaque", info_opaque, u["a"])
 
         async def disco(http, uu, i):
             path = "/jwks.json" if i % 2 else "/.well-known/openid-configuration"

@@ -178,6 +178,12 @@ client_id = "webapp"
 client_secret = "webapp-secret-0123456789"
 redirect_uris = ["https://rp.example/callback"]
 
+[[clients]]
+client_id = "webapp-opaque"
+client_secret = "webapp-secret-0123456789"
+redirect_uris = ["https://rp.example/callback"]
+access_token_format = "opaque"
+
 {limits_config(limits)}"""
 
 
