@@ -371,3 +371,15 @@ def test_store_index_add_under_threads_keeps_every_member(store: StateStore):
 def test_store_index_bad_member_raises_value_error(store: StateStore, member):
     with pytest.raises(ValueError):
         store.index_add("member_sessions", "u", member, ttl=60)
+
+
+def test_store_lock_one_winner_released_only_by_its_owner(store):
+    from wecom_oidc.store.lock import store_lock
+
+    with store_lock(store, "lock", "k", ttl=30) as first:
+        assert first
+        with store_lock(store, "lock", "k", ttl=30) as second:
+            assert not second  # held: the second caller loses...
+        assert store.get("lock", "k") is not None  # ...and its exit leaves the lock alone
+    with store_lock(store, "lock", "k", ttl=30) as again:
+        assert again  # released on exit

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import logging
 import math
-import secrets
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from ..store.base import StateStore
+from ..store.lock import store_lock
 from .errors import Transport
 
 log = logging.getLogger(__name__)
@@ -161,18 +161,8 @@ class AccessTokenSource:
 
     def _locked(self, fn: Callable[[], Any]) -> tuple[bool, Any]:
         """Run fn under the cross-process refresh lock; (False, None) if someone holds it."""
-        owner = secrets.token_hex(16)
-        if not self._store.add(LOCK_KIND, self._key, {"owner": owner}, ttl=self._lock_ttl):
-            return False, None
-        try:
-            return True, fn()
-        finally:
-            self._release(owner)
-
-    def _release(self, owner: str) -> None:
-        # Only our own lock: if ours expired and another worker took it, leave theirs.
-        # One atomic compare-and-delete, so there is no window between look and delete.
-        self._store.delete_if(LOCK_KIND, self._key, {"owner": owner})
+        with store_lock(self._store, LOCK_KIND, self._key, self._lock_ttl) as won:
+            return (True, fn()) if won else (False, None)
 
     def _drop_if(self, token: str) -> None:
         record = self._store.get(KIND, self._key)
