@@ -225,7 +225,7 @@ class Validator(ClientRules):
 
     def limits(self) -> LimitSettings:
         sec = self.section("limits")
-        rates = []
+        rates: list[tuple[str, Rate | None]] = []
         for name, default in DEFAULT_RATES.items():
             text = self.get(sec, "limits", name, str, default)
             if text.strip().lower() == "off":
