@@ -212,6 +212,29 @@ def test_e2e_device_cli_denied_on_phone_exits_with_message(stack):
     assert "denied" in err
 
 
+@pytest.fixture
+def lone_stack(tmp_path):
+    """A stack of its own: the guessing test leaves loopback locked out of code entry."""
+    s = start_stack(tmp_path, extra_config=EXTRA, workers=1)
+    yield s
+    s.stop()
+
+
+def test_e2e_device_guessing_user_codes_is_cut_off(lone_stack):
+    """The attack of RFC 8628 §5.1: guess codes until one is someone's pending login."""
+    stack = lone_stack
+    victim = start_device(stack, session_for(stack))
+    attacker = browser()
+    wrong = [c * 8 for c in "BCDFGHJKLM" if c * 8 != victim["user_code"].replace("-", "")]
+    for guess in wrong[:10]:
+        r = attacker.get(f"{stack.bridge_url}/device", params={"user_code": guess},
+                         allow_redirects=False)
+        assert r.status_code == 400
+    hit = attacker.get(f"{stack.bridge_url}/device", params={"user_code": victim["user_code"]},
+                       allow_redirects=False)
+    assert hit.status_code == 429  # even the right code: this address is done guessing
+
+
 # --- a client library polling, approved in a desktop browser ---------------------------
 
 def test_e2e_device_desktop_qr_login_with_oauth2session(stack):

@@ -259,8 +259,17 @@ def test_device_page_wrong_guesses_rate_limited(http):
     for _ in range(10):
         http.get("/device", query_string={"user_code": "BCDF-GHJK"})
     blocked = http.get("/device", query_string={"user_code": code})
-    assert blocked.status_code == 429
+    assert blocked.status_code == 429 and int(blocked.headers["Retry-After"]) > 0
     assert 'data-error="too_many"' in blocked.get_data(as_text=True)
+
+
+def test_device_page_guess_limit_can_be_configured_off(build_app):
+    http = build_app(issuer=ISSUER, extra='[limits]\ndevice_user_code_per_ip = "off"\n'
+                     + DEVICE_CLIENTS)[0].test_client()
+    for _ in range(12):
+        http.get("/device", query_string={"user_code": "BCDF-GHJK"})
+    code = authorize(http)["user_code"]
+    assert http.get("/device", query_string={"user_code": code}).status_code == 302
 
 
 def test_device_page_guess_limit_ends_after_window(http, clock):

@@ -235,6 +235,9 @@ DEFAULT_RATES: dict[str, str] = {
     "failed_auth_per_client_ip": "10/5m",
     "failed_auth_per_client": "100/5m",
     "failed_auth_per_ip": "30/5m",
+    # Wrong user codes entered on the device grant's verification page, per address
+    # (RFC 8628 §5.1: 20^8 codes living 10 minutes; this keeps guessing hopeless).
+    "device_user_code_per_ip": "10/10m",
 }
 
 

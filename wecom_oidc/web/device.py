@@ -15,7 +15,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, current_app, redirect, render_template, request
 
 # werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
 from werkzeug.wrappers import Response
@@ -26,6 +26,7 @@ from ..oidc.device import PENDING, DeviceRequest, decide, find_request, normalis
 from ..oidc.models import User
 from ..oidc.provider import Provider
 from ..oidc.session import Session
+from ..ratelimit import Decision, RateLimiter
 from ..upstream.base import LoginRequest, Upstream
 from .device_texts import device_texts
 from .errors import request_id
@@ -37,16 +38,13 @@ from .session_cookie import session_cookie, set_session_cookie
 log = logging.getLogger("wecom_oidc.web")
 
 DEVICE_LOGIN = "device_login"
-GUESSES = "device_guesses"
-# Wrong user codes one address may enter per window (RFC 8628 §5.1: with 20^8
-# codes and a 10-minute lifetime, this keeps a guess's odds negligible).
-MAX_WRONG = 10
-WRONG_WINDOW = 600
+# The [limits] rule counting wrong user codes per address (only failures count).
+WRONG_CODES = "device_user_code_per_ip"
 
 
 def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     bp = Blueprint("device", __name__)
-    store, settings = provider.store, provider.settings
+    settings = provider.settings
 
     @bp.post("/device/code")
     def device_authorization() -> Response:
@@ -57,8 +55,13 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         typed = request.args.get("user_code")
         if typed is None:
             return _page("device_entry.html", code="")
-        if _guesses_exhausted():
-            return _page("device_entry.html", 429, code=typed, error="too_many")
+        limit = _guesses_exhausted()
+        if not limit.allowed:
+            log.warning("device code entry rate limited ip=%s rid=%s", request.remote_addr,
+                        request_id())
+            resp = _page("device_entry.html", 429, code=typed, error="too_many")
+            resp.headers["Retry-After"] = str(limit.retry_after)
+            return resp
         code = normalise_user_code(typed)
         found = find_request(provider, code) if code else None
         if found is None:
@@ -159,20 +162,19 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         return _page("device_done.html", 403, outcome="policy",
                      message=reason_text("policy"))
 
-    def _guesses_exhausted() -> bool:
-        record = store.get(GUESSES, request.remote_addr or "-")
-        return record is not None and record["n"] >= MAX_WRONG
+    def _guesses_exhausted() -> Decision:
+        return _limiter().peek(WRONG_CODES, request.remote_addr or "-")
 
     def _count_wrong_guess() -> None:
-        # A read-modify-write: concurrent wrong guesses may count once, which
-        # costs an attacker at most a few extra tries per window.
-        ip = request.remote_addr or "-"
-        record = store.get(GUESSES, ip) or {"n": 0, "until": provider.clock() + WRONG_WINDOW}
-        left = record["until"] - provider.clock()
-        if left > 0:
-            store.put(GUESSES, ip, {"n": record["n"] + 1, "until": record["until"]}, left)
+        _limiter().hit(WRONG_CODES, request.remote_addr or "-")
 
     return bp
+
+
+def _limiter() -> RateLimiter:
+    """The app's rate limiter (web/rate_limits.py registers it on the app)."""
+    limiter: RateLimiter = current_app.extensions["rate_limiter"]
+    return limiter
 
 
 def _csrf(session: Session, user_code: str) -> str:
