@@ -384,3 +384,48 @@ def test_device_tokens_end_with_the_approving_session(http):
     refreshed = http.post("/token", data={"grant_type": "refresh_token", "client_id": DEVICE_ID,
                                           "refresh_token": tokens["refresh_token"]})
     assert refreshed.get_json()["error"] == "invalid_grant"
+
+
+def test_device_answers_on_the_audit_log_without_codes(http, caplog):
+    import logging
+
+    approved, denied = authorize(http), authorize(http)
+    with caplog.at_level(logging.INFO, logger="wecom_oidc.audit"):
+        approve(http, approved["user_code"])
+        page = http.get("/device", query_string={"user_code": denied["user_code"]})
+        http.post("/device", data={"user_code": denied["user_code"], "csrf": csrf_of(page),
+                                   "action": "deny"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "wecom_oidc.audit"]
+    assert any("event=device" in x and "outcome=approved" in x and "sub=zhangsan" in x
+               and f"client={DEVICE_ID}" in x for x in lines)
+    assert any("event=device" in x and "outcome=denied" in x for x in lines)
+    assert any("event=login" in x and "flow=device" in x for x in lines)
+    for started in (approved, denied):
+        for secret in (started["user_code"], started["user_code"].replace("-", ""),
+                       started["device_code"]):
+            assert not any(secret in x for x in lines)
+
+
+def test_device_full_login_at_debug_never_logs_codes_or_tokens(http, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    started = authorize(http, scope="openid offline_access")
+    poll(http, started["device_code"])
+    approve(http, started["user_code"])
+    body = poll(http, started["device_code"]).get_json()
+    poll(http, started["device_code"])  # the replay logs a warning: still no code in it
+    secrets = [started["device_code"], started["user_code"],
+               started["user_code"].replace("-", ""), body["access_token"],
+               body["refresh_token"], body["id_token"]]
+    assert caplog.records
+    for record in caplog.records:
+        text = record.getMessage() + repr(record.args)
+        assert not any(s in text for s in secrets), f"{record.name}: {record.msg}"
+
+
+def test_device_codes_blanked_by_the_log_formatter():
+    from wecom_oidc.ops.logging import redact
+
+    assert redact("poll device_code=abc123 user_code=BCDF-GHJK") == \
+        "poll device_code=*** user_code=***"

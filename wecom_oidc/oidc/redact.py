@@ -8,11 +8,12 @@ from collections.abc import Mapping
 from typing import Any
 
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "id_token", "code",
-                           "client_secret", "code_verifier"})
+                           "client_secret", "code_verifier", "device_code"})
 # The Authlib loggers that pass token dicts as log arguments.
 AUTHLIB_LOGGERS = (
     "authlib.oauth2.rfc6749.grants.authorization_code",
     "authlib.oauth2.rfc6749.grants.refresh_token",
+    "authlib.oauth2.rfc8628.device_code",
 )
 
 

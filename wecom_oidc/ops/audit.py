@@ -2,6 +2,9 @@
 revocation, logout) on the `wecom_oidc.audit` logger, which `[server] audit_log` can
 send to a stream or file of its own (ops/logging.configure).
 
+Device approvals on the verification page are `event=device outcome=approved|denied|
+denied_by_policy` (the tokens that follow are `event=token grant_type=...device_code`).
+
 A line reads `audit event=login outcome=success sub=zhangsan client=webapp
 ip=203.0.113.7 rid=...`: the JSON format turns each key=value into a field. Values
 are reduced to a safe alphabet, so nothing a caller sends can forge a line or a
@@ -23,7 +26,7 @@ from flask import g, has_request_context, request
 log = logging.getLogger("wecom_oidc.audit")
 log.setLevel(logging.INFO)  # audit lines are kept whatever [server] log_level says
 
-EVENTS = ("login", "denied", "token", "refresh", "revoke", "logout")
+EVENTS = ("login", "denied", "token", "refresh", "revoke", "logout", "device")
 # Fields an event passes on to later events of the same request (a denial after
 # the login names the person and the app).
 _CARRIED = ("sub", "client")

@@ -22,7 +22,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 # key=value (or key: value) where the key names a secret; "errcode=" is not "code=".
 _SECRET_KEYS = (r"code|access_token|refresh_token|id_token|user_ticket|ticket|corpsecret"
-                r"|client_secret|secret|password|code_verifier|token")
+                r"|client_secret|secret|password|code_verifier|token|device_code|user_code")
 _SECRET_VALUE = re.compile(rf"(?<![A-Za-z0-9_])({_SECRET_KEYS})(=|\":\s*\")[^&\s\"',;]+",
                            re.IGNORECASE)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)

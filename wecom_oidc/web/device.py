@@ -26,6 +26,7 @@ from ..oidc.device import PENDING, DeviceRequest, decide, find_request, normalis
 from ..oidc.models import User
 from ..oidc.provider import Provider
 from ..oidc.session import Session
+from ..ops.audit import audit
 from ..ratelimit import Decision, RateLimiter
 from ..upstream.base import LoginRequest, Upstream
 from .device_texts import device_texts
@@ -117,13 +118,15 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         try:
             identity = upstream.complete_login(request.args)
         except LoginCancelled:
+            audit("login", client=pending["client_id"], outcome="cancelled", flow="device")
             return _page("device_done.html", outcome="cancelled", retry=again)
         provider.sessions.end(session_cookie(provider))
         user = provider.user_for(identity)
         session = provider.sessions.start(sub=user.sub, claims=user.claims,
                                           identity=user.identity, auth_time=user.auth_time,
                                           client_id=pending["client_id"])
-        log.info("device login sub=%s rid=%s", user.sub, request_id())
+        audit("login", sub=user.sub, client=pending["client_id"], outcome="success",
+              sid=session.sid, flow="device")
         resp = redirect(again, 303)
         set_session_cookie(provider, resp, session.cookie)
         return resp
@@ -184,8 +187,9 @@ def _csrf(session: Session, user_code: str) -> str:
                     hashlib.sha256).hexdigest()
 
 
-def _audit(event: str, found: DeviceRequest, sub: str) -> None:
-    log.info("device %s client=%s sub=%s rid=%s", event, found.client_id, sub, request_id())
+def _audit(outcome: str, found: DeviceRequest, sub: str) -> None:
+    """The person's answer to a device, on the audit log (never the codes)."""
+    audit("device", sub=sub, client=found.client_id, outcome=outcome)
 
 
 def _page(template: str, status: int = 200, **context: Any) -> Response:
