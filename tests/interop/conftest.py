@@ -32,15 +32,6 @@ ARGOCD = ("argocd", "argocd-secret-0123456789abcdef01")
 ARGOCD_REDIRECT = "https://argocd.example/auth/callback"
 
 
-def roles_supported() -> bool:
-    """Whether this bridge knows per-client `roles` (the `role` claim for Grafana)."""
-    from dataclasses import fields
-
-    from wecom_oidc.config import ClientSettings
-
-    return "roles" in {f.name for f in fields(ClientSettings)}
-
-
 # Grafana's recipe: a role claim computed from the member's tags and departments.
 RECIPES_ROLES = """roles = { Admin = ["tag:管理层"], Editor = ["dept:研发中心"] }
 role_default = "Viewer"
@@ -48,7 +39,7 @@ role_default = "Viewer"
 
 
 def interop_clients(apache_port: int) -> str:
-    roles = RECIPES_ROLES if roles_supported() else ""
+    roles = RECIPES_ROLES
     return f"""
 [[clients]]
 client_id = "{NODE_WEB[0]}"

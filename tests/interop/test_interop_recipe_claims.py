@@ -31,17 +31,12 @@ from .conftest import (
     RECIPES,
     RECIPES_REDIRECT,
     VAULT,
-    roles_supported,
 )
 from .support import MEMBER
 
 
 def discovery(stack) -> dict[str, Any]:
     return requests.get(stack.bridge_url + "/.well-known/openid-configuration", timeout=5).json()
-
-
-def groups_supported(meta: dict[str, Any]) -> bool:
-    return "groups" in meta.get("scopes_supported", [])
 
 
 def login(stack, *, scope: str, client_id: str, client_secret: str | None,
@@ -91,10 +86,9 @@ def verify_id_token(meta: dict[str, Any], id_token: str, client_id: str):
 @pytest.fixture(scope="module")
 def web(interop_stack) -> dict[str, Any]:
     """A confidential web app (Grafana, Argo CD, oauth2-proxy, Gitea, Vault, JupyterHub,
-    Keycloak are all this shape), asking for groups when the bridge offers them."""
-    scope = "openid profile email offline_access"
-    if groups_supported(discovery(interop_stack)):
-        scope += " groups"
+    Keycloak are all this shape), asking for groups as the recipes do."""
+    assert "groups" in discovery(interop_stack)["scopes_supported"]
+    scope = "openid profile email offline_access groups"
     return login(interop_stack, scope=scope, client_id=RECIPES[0], client_secret=RECIPES[1],
                  redirect_uri=RECIPES_REDIRECT)
 
@@ -102,18 +96,14 @@ def web(interop_stack) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def kubelogin(interop_stack) -> dict[str, Any]:
     """kubelogin: public client, PKCE, a loopback redirect on a port of its own."""
-    scope = "openid profile email offline_access"
-    if groups_supported(discovery(interop_stack)):
-        scope += " groups"
+    scope = "openid profile email offline_access groups"
     # kubelogin listens on localhost:8000, or 18000 when that is taken.
     return login(interop_stack, scope=scope, client_id=KUBELOGIN, client_secret=None,
                  redirect_uri="http://localhost:18000")
 
 
 def assert_groups(claims: dict[str, Any], where: str, meta: dict[str, Any]) -> None:
-    if not groups_supported(meta):
-        pytest.skip("the bridge does not offer the `groups` scope yet (not in discovery's "
-                    f"scopes_supported): the {where} groups check waits for it")
+    assert "groups" in meta["scopes_supported"], "discovery must offer the groups scope"
     assert "groups" in claims, f"groups scope granted but no groups claim in the {where}"
     groups = claims["groups"]
     assert isinstance(groups, list), f"groups in the {where} must be a flat array"
@@ -166,9 +156,6 @@ def test_recipe_grafana_role_attribute_path_on_groups(web):
 
 def test_recipe_grafana_role_attribute_path_on_role(web):
     # role_attribute_path = role: one string, Viewer/Editor/Admin/GrafanaAdmin.
-    if not roles_supported():
-        pytest.skip("the bridge has no per-client `roles` yet: the `role` claim check "
-                    "waits for it")
     # zhangsan carries the tag 管理层: the first matching role in config order.
     assert web["id"].get("role") == "Admin", web["id"]
     assert web["userinfo"].get("role") == "Admin", web["userinfo"]
@@ -204,8 +191,7 @@ def test_recipe_kubernetes_refreshed_id_token_keeps_the_claims(interop_stack, ku
     assert claims["sub"] == kubelogin["id"]["sub"]
     assert claims["preferred_username"] == kubelogin["id"]["preferred_username"]
     assert claims.get("email") == kubelogin["id"]["email"]
-    if groups_supported(meta):
-        assert claims.get("groups") == kubelogin["id"].get("groups")
+    assert claims["groups"] == kubelogin["id"]["groups"]
 
 
 # --- Argo CD -----------------------------------------------------------------------------
