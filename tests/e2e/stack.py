@@ -9,6 +9,7 @@ import secrets
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -282,3 +283,44 @@ def follow_to_client(b: requests.Session, callback: str) -> str:
     r = b.get(callback, allow_redirects=False)
     assert r.status_code == 302, f"{r.status_code}: {r.text[:500]}"
     return r.headers["Location"]
+
+
+class StackClock:
+    """The bridge's clock for `start_live_stack`: real time minus an offset that
+    only shrinks, so a test can let time pass at once (`advance`) while every
+    token the bridge signs stays in the past for the relying party's checks."""
+
+    def __init__(self, behind: float = 3600.0):
+        self.behind = behind
+
+    def __call__(self) -> float:
+        return time.time() - self.behind
+
+    def advance(self, seconds: float) -> None:
+        if seconds > self.behind:
+            raise ValueError("the bridge's clock may not run ahead of the real one")
+        self.behind -= seconds
+
+
+def start_live_stack(workdir: Path, clock: StackClock, extra_config: str = "") -> Stack:
+    """The bridge in this process on a real loopback socket (werkzeug's threaded
+    server) with an injected clock, and the emulator beside it: for the tests that
+    let time pass without sleeping. Everything else uses gunicorn (start_stack)."""
+    from werkzeug.serving import make_server
+
+    from wecom_oidc.app import create_app
+    from wecom_oidc.config import load_settings
+
+    port = free_port()
+    emulator, emulator_url = serve(EmulatorConfig(trusted_domains=[f"127.0.0.1:{port}"]))
+    config = workdir / "bridge.toml"
+    config.write_text(bridge_config(port, emulator_url, workdir, extra_config),
+                      encoding="utf-8")
+    app = create_app(load_settings(str(config), env={}), clock=clock)
+    bridge = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=bridge.serve_forever, kwargs={"poll_interval": 0.1},
+                     daemon=True).start()
+    stack = Stack(f"http://127.0.0.1:{port}", emulator_url, workdir,
+                  servers=[bridge, emulator], issuer=f"http://127.0.0.1:{port}")
+    wait_http(stack.bridge_url + "/healthz")
+    return stack

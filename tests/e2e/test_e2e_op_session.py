@@ -5,12 +5,19 @@ emulator the upstream, the bridge under gunicorn."""
 from __future__ import annotations
 
 import json
-import time
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from .stack import WEB_REDIRECT, RelyingParty, browser, qr_login, start_stack
+from .stack import (
+    WEB_REDIRECT,
+    RelyingParty,
+    StackClock,
+    browser,
+    qr_login,
+    start_live_stack,
+    start_stack,
+)
 
 APP2 = ("app2", "app2-secret-0123456789", "https://app2.example/callback")
 COOKIE = "op_session"
@@ -31,6 +38,19 @@ redirect_uris = ["{APP2[2]}"]
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     s = start_stack(tmp_path_factory.mktemp("op-session"), extra_config=EXTRA)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def clock():
+    return StackClock()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory, clock):
+    """The same bridge in this process with a clock the test moves (no sleeping)."""
+    s = start_live_stack(tmp_path_factory.mktemp("op-session-live"), clock, EXTRA)
     yield s
     s.stop()
 
@@ -101,24 +121,24 @@ def test_session_prompt_none_without_session_redirects_login_required(stack):
     assert stack.calls("wwlogin/sso/login") == 0
 
 
-def test_session_prompt_login_goes_to_wecom_and_auth_time_increases(stack):
-    b, _, first = signed_in(stack)
-    time.sleep(1.1)
-    rp = RelyingParty(stack)
+def test_session_prompt_login_goes_to_wecom_and_auth_time_increases(live, clock):
+    b, _, first = signed_in(live)
+    clock.advance(5)
+    rp = RelyingParty(live)
     started = rp.start(prompt="login")
     assert goes_to_wecom(authorize(b, started["url"]))
-    _, claims, _ = rp.finish(qr_login(stack, started["url"], "zhangsan", b=b), started)
+    _, claims, _ = rp.finish(qr_login(live, started["url"], "zhangsan", b=b), started)
     assert claims["sub"] == first["sub"]
     assert claims["auth_time"] > first["auth_time"]
 
 
-def test_session_max_age_exceeded_forces_wecom_and_auth_time_moves(stack):
-    b, _, first = signed_in(stack)
-    time.sleep(1.1)
-    rp = RelyingParty(stack)
-    started = rp.start(max_age="1")
+def test_session_max_age_exceeded_forces_wecom_and_auth_time_moves(live, clock):
+    b, _, first = signed_in(live)
+    clock.advance(5)
+    rp = RelyingParty(live)
+    started = rp.start(max_age="4")
     assert goes_to_wecom(authorize(b, started["url"]))
-    _, claims, _ = rp.finish(qr_login(stack, started["url"], "zhangsan", b=b), started)
+    _, claims, _ = rp.finish(qr_login(live, started["url"], "zhangsan", b=b), started)
     assert claims["auth_time"] > first["auth_time"]
 
 
@@ -278,11 +298,11 @@ def test_session_cookie_https_issuer_secure_and_scoped_to_issuer_path(tmp_path_f
     assert attrs["path"] == "/oidc"
 
 
-def test_session_prompt_none_max_age_exceeded_login_required(stack):
-    b, _, _ = signed_in(stack)
-    time.sleep(1.1)
-    rp = RelyingParty(stack)
-    started = rp.start(prompt="none", max_age="1")
+def test_session_prompt_none_max_age_exceeded_login_required(live, clock):
+    b, _, _ = signed_in(live)
+    clock.advance(5)
+    rp = RelyingParty(live)
+    started = rp.start(prompt="none", max_age="4")
     q = query(authorize(b, started["url"]))
     assert q["error"] == "login_required"
     assert q["state"] == started["state"]
