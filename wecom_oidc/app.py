@@ -11,6 +11,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
+from .errors import DirectoryUnavailable
+from .identity import Identity
+from .oidc.client_claims import Place
 from .oidc.keys import KeyRing
 from .oidc.provider import Provider
 from .ops.hooks import init_app as init_ops
@@ -48,7 +51,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
         upstream = build_upstream(settings, store, Wiring(
             clock=clock, observe_call=metrics.wecom_call, observe_token=metrics.token_lookup))
     recheck = upstream.refresh if isinstance(upstream, RefreshingUpstream) else None
-    provider = Provider(settings, store, keys, clock, recheck=recheck)
+    provider = Provider(settings, store, keys, clock, recheck=recheck,
+                        place=directory_placement(upstream, metrics))
 
     app = Flask(__name__, template_folder="web/templates")
     app.extensions["wecom_oidc"] = provider
@@ -73,6 +77,23 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     log.info("bridge ready issuer=%s clients=%d kid=%s", settings.issuer,
              len(settings.clients), keys.kid)
     return app
+
+
+def directory_placement(upstream: Upstream, metrics: Metrics) -> Place | None:
+    """The upstream's optional `place(identity)` capability, counting each time the
+    directory could not be read (wecom_oidc_directory_unavailable_total)."""
+    place = getattr(upstream, "place", None)
+    if place is None:
+        return None
+
+    def counted(identity: Identity) -> Identity:
+        try:
+            return place(identity)
+        except DirectoryUnavailable:
+            metrics.directory_unavailable()
+            raise
+
+    return counted
 
 
 def key_algs(settings: Settings) -> tuple[str, ...]:

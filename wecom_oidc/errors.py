@@ -35,6 +35,15 @@ class UpstreamError(BridgeError):
         super().__init__(self.detail)
 
 
+class DirectoryUnavailable(UpstreamError):
+    """The upstream directory (departments, tags) cannot be read now. A client that
+    only shows groups gets the login without them; a client whose access policy or
+    roles need them is refused with this error (fail closed): 503, try again soon."""
+
+    def __init__(self, detail: str = "", *, code: int | None = None, hint: str = ""):
+        super().__init__("directory", detail, code=code, hint=hint, status=503)
+
+
 class AccessDenied(BridgeError):
     """This person may not sign in (here, or to this app): a page for the person,
     access_denied for the client. Same fields as UpstreamError."""

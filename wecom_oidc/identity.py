@@ -31,6 +31,11 @@ class Identity:
     department_paths: tuple[tuple[str, ...], ...] = ()
     department_lineage: tuple[int, ...] = ()
     tags: tuple[str, ...] = ()
+    # True while the fields above are only what user/get said (paths and tags empty,
+    # lineage = direct departments): the upstream places a person in the directory
+    # only for a client that needs it (oidc.client_claims), so optional directory
+    # data never gates a login.
+    unplaced: bool = False
     # Other directory attributes for claim mapping, JSON-safe, by neutral name:
     # "is_leader" (bool), "leader_of" (department ids), "direct_leader" (userids),
     # "english_name", "telephone", "extattr.<name>" (str).

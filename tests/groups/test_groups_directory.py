@@ -233,3 +233,18 @@ def test_cache_too_stale_is_read_again_while_waiting(store, clock):
     clock.now += 3601
     assert c.snapshot().fetched_at == clock.now
     assert spawned == []
+
+
+def test_cache_cold_start_after_failure_reads_again_within_seconds(store, clock):
+    api = FakeDirectoryApi()
+    api.fail = True
+    with pytest.raises(Busy):
+        cache(api, store, clock).snapshot()
+    api.fail = False
+    other_worker = cache(api, store, clock)
+    calls = api.calls
+    with pytest.raises(Busy):  # inside the shared back-off: the same error, no call
+        other_worker.snapshot()
+    assert api.calls == calls
+    clock.now += 2
+    assert other_worker.snapshot().fetched_at == clock.now

@@ -3,9 +3,11 @@ directory fields: placement, neutral attributes, consented fields kept at refres
 
 from __future__ import annotations
 
+import pytest
 from groups_support import FakeDirectoryApi
 
 from wecom_oidc.config import ClaimsSettings, Secret, WecomSettings
+from wecom_oidc.errors import DirectoryUnavailable
 from wecom_oidc.identity import Identity
 from wecom_oidc.oidc.claims import all_claims
 from wecom_oidc.store import MemoryStore
@@ -71,11 +73,31 @@ def upstream(api) -> WecomUpstream:
                          directory)
 
 
-def test_refresh_places_member_in_directory():
-    fresh = upstream(FakeWecom()).refresh(Identity(subject="zhangsan"))
-    assert fresh.department_paths == (("研发中心", "平台部"),)
-    assert fresh.department_lineage == (1, 2, 3)
-    assert fresh.tags == ("全体研发", "管理层")
+def test_refresh_reads_only_the_member_not_the_directory():
+    api = FakeWecom()
+    fresh = upstream(api).refresh(Identity(subject="zhangsan"))
+    assert api.calls == 0  # department/list, tag/list, tag/get are left to place()
+    assert fresh.unplaced and fresh.department_paths == () and fresh.tags == ()
+    assert fresh.department_lineage == fresh.departments == (3,)
+
+
+def test_place_adds_paths_lineage_and_tags():
+    wecom = upstream(FakeWecom())
+    placed = wecom.place(wecom.refresh(Identity(subject="zhangsan")))
+    assert not placed.unplaced
+    assert placed.department_paths == (("研发中心", "平台部"),)
+    assert placed.department_lineage == (1, 2, 3)
+    assert placed.tags == ("全体研发", "管理层")
+
+
+def test_place_directory_refused_raises_directory_unavailable_with_errcode():
+    api = FakeWecom()
+    wecom = upstream(api)
+    identity = wecom.refresh(Identity(subject="zhangsan"))
+    api.fail = True
+    with pytest.raises(DirectoryUnavailable) as caught:
+        wecom.place(identity)
+    assert caught.value.status == 503 and caught.value.code == -1
 
 
 def test_refresh_keeps_consented_fields_user_get_no_longer_returns():

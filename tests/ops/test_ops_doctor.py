@@ -67,7 +67,7 @@ def test_doctor_good_setup_passes_every_check(env_for, bridge_port):
     code, out = run_doctor()
     assert code == 0, out
     for name in ("config", "signing keys", "store", "gettoken", "egress IP", "department/list",
-                 "user/get", "domain verify file"):
+                 "tag/list", "user/get", "domain verify file"):
         assert f"✓ {name}" in out, out
     assert "✗" not in out
     assert f"127.0.0.1:{port}" in out  # the host to enter as trusted domain is named
@@ -81,6 +81,16 @@ def test_doctor_wrong_secret_fails_with_40001_hint(env_for):
     assert "Copy the Secret of this app" in out
     assert "- department/list: needs a working gettoken" in out
     assert "not-the-secret" not in out
+
+
+def test_doctor_directory_forbidden_names_errcode_and_console_setting(env_for):
+    env_for(faults=[{"api": "department/list", "errcode": 48002, "count": 5},
+                    {"api": "tag/list", "errcode": 60011, "count": 5}])
+    code, out = run_doctor()
+    assert code == 1
+    assert "✗ department/list: errcode 48002" in out and "✗ tag/list: errcode 60011" in out
+    assert "可见范围" in out and "通讯录" in out and "Logins still work" in out
+    assert "✓ user/get" in out
 
 
 def test_doctor_wrong_corp_id_fails_with_40013_hint(env_for):

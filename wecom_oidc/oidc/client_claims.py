@@ -10,11 +10,12 @@ a member who left an allowed department loses access at the next refresh.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ..config import ClientSettings, Settings
-from ..errors import PolicyDenied
+from ..config import ClientSettings, GroupsSettings, Settings
+from ..errors import DirectoryUnavailable, PolicyDenied
 from ..identity import Identity
 from .claims import STANDARD_CLAIMS
 from .groups import department_path, groups_claim, in_department, matches
@@ -23,19 +24,34 @@ from .names import split_name
 
 log = logging.getLogger(__name__)
 
+# Places an unplaced Identity in the upstream directory (Upstream.place); raises
+# DirectoryUnavailable when the directory cannot be read.
+Place = Callable[[Identity], Identity]
 
-def for_client(settings: Settings, user: User, client_id: str, scope: str) -> User:
+# Extra-claim sources that need the department tree or tags (the others come from user/get).
+_DIRECTORY_SOURCES = frozenset({"main_department", "main_department_name", "departments",
+                                "tags", "groups", "leader_of"})
+
+
+def for_client(settings: Settings, user: User, client_id: str, scope: str,
+               place: Place | None = None) -> User:
     """`user` with this client's claims (the standard ones kept, recomputed from the
     identity, so calling it twice changes nothing). Raises PolicyDenied
-    (reason "policy") when the client's access policy leaves the person out."""
+    (reason "policy") when the client's access policy leaves the person out, and
+    DirectoryUnavailable when the policy or roles need a directory that cannot be
+    read (fail closed); claims that only show groups go without it."""
     client = settings.client(client_id)
     if client is None:
         return user
     identity = Identity.from_record(user.identity) if user.identity else Identity(user.sub)
+    shows_groups = client.groups == "always" or (client.groups == "scope"
+                                                 and "groups" in scope.split())
+    if identity.unplaced and place is not None:
+        identity = _placed(identity, client, settings.groups, shows_groups, place)
     check_access(client, identity)
     groups = groups_claim(identity, settings.groups)
     claims = {k: v for k, v in user.claims.items() if k in STANDARD_CLAIMS}
-    if client.groups == "always" or (client.groups == "scope" and "groups" in scope.split()):
+    if shows_groups:
         claims["groups"] = groups
     for name, source in client.extra_claims:
         value = claim_source(identity, source, groups)
@@ -45,6 +61,45 @@ def for_client(settings: Settings, user: User, client_id: str, scope: str) -> Us
     if role:
         claims[client.role_claim] = role
     return replace(user, claims=claims)
+
+
+def _placed(identity: Identity, client: ClientSettings, groups: GroupsSettings,
+            shows_groups: bool, place: Place) -> Identity:
+    """The identity placed in the directory when this client uses departments or
+    tags; unplaced (what user/get said) for a client that only shows them and the
+    directory is down; DirectoryUnavailable for one whose access depends on them."""
+    gates = gated_by_directory(client, identity)
+    shows = (shows_groups and (groups.departments != "none" or groups.tags)) or any(
+        source in _DIRECTORY_SOURCES for _, source in client.extra_claims)
+    if not gates and not shows:
+        return identity  # this login needs no directory read at all
+    try:
+        return place(identity)
+    except DirectoryUnavailable as e:
+        if gates:
+            log.warning("directory unavailable: refused client=%s sub=%s (its access policy "
+                        "or roles need departments/tags) detail=%s", client.client_id,
+                        identity.subject, e.detail)
+            raise DirectoryUnavailable(
+                f"client={client.client_id}: {e.detail}", code=e.code,
+                hint=f"Client {client.client_id!r} has an access policy or roles on "
+                     f"departments or tags, which need the WeCom directory. {e.hint}") from None
+        log.warning("directory unavailable: client=%s sub=%s gets no department paths or "
+                    "tags this time detail=%s", client.client_id, identity.subject, e.detail)
+        return identity
+
+
+def gated_by_directory(client: ClientSettings, identity: Identity) -> bool:
+    """Does deciding whether (or as what role) this person may use the client need
+    departments or tags? Not for someone listed in allow_users, unless roles do."""
+    roles = any(s.partition(":")[0] in ("dept", "tag", "group")
+                for _, selectors in client.roles for s in selectors)
+    if roles:
+        return True
+    if not (client.allow_departments or client.allow_tags):
+        return False
+    who = identity.subject.lower()
+    return not any(u.lower() == who for u in client.allow_users)
 
 
 def check_access(client: ClientSettings, identity: Identity) -> None:

@@ -135,7 +135,8 @@ def refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
                 user = provider.recheck(User(r["sub"], r["claims"], r["auth_time"], r["sid"],
                                              r["identity"]))
                 # Groups, extra claims and the access policy as the directory says now.
-                user = for_client(provider.settings, user, r["client_id"], r["scope"])
+                user = for_client(provider.settings, user, r["client_id"], r["scope"],
+                                  provider.place)
             except AccessDenied as e:
                 provider.store.revoke_grant(r["grant_id"])
                 log.warning("refresh refused sub=%s: %s; revoked its login", r["sub"], e.detail)

@@ -24,6 +24,7 @@ from ..store.base import StateStore
 from . import redact
 from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
 from .client_auth import client_secret_basic
+from .client_claims import Place
 from .device import device_authorization_endpoint, device_grant
 from .endpoints import introspection_endpoint, revocation_endpoint
 from .grants import (
@@ -77,13 +78,15 @@ class Provider:
     """Everything the OIDC endpoints need, built once at startup."""
 
     def __init__(self, settings: Settings, store: StateStore, keys: KeyRing,
-                 clock: Callable[[], float] = time.time, recheck: Recheck | None = None):
+                 clock: Callable[[], float] = time.time, recheck: Recheck | None = None,
+                 place: Place | None = None):
         redact.install()
         self.settings = settings
         self.store = store
         self.keys = keys
         self.clock = clock
         self._recheck = recheck
+        self.place = place  # the upstream's directory placement (client_claims.for_client)
         self.jwts = Jwts(keys, settings.issuer, clock)
         self.sessions = Sessions(store, settings.session, clock)
         self.clients = {c.client_id: Client(c) for c in settings.clients}

@@ -110,7 +110,7 @@ def check_wecom(settings: Settings, userid: str | None) -> list[Check]:
 
 def _wecom_checks(client: WecomClient, corp_id: str, agent_id: int,
                   userid: str | None) -> list[Check]:
-    later = ("egress IP trusted (企业可信IP)", "department/list", "user/get")
+    later = ("egress IP trusted (企业可信IP)", "department/list", "tag/list", "user/get")
     try:
         client.access_token()
     except WecomApiError as e:
@@ -125,7 +125,7 @@ def _wecom_checks(client: WecomClient, corp_id: str, agent_id: int,
             return out + [_failed(later[0], e)] + [
                 Check(name, "skip", "needs a trusted IP") for name in later[1:]]
         out.append(_ip_ok())
-        out.append(_failed("department/list", e))
+        out.append(_directory_failed("department/list", e))
     else:
         out.append(_ip_ok())
         if departments:
@@ -134,8 +134,36 @@ def _wecom_checks(client: WecomClient, corp_id: str, agent_id: int,
         else:
             out.append(Check("department/list", "warn", "the app sees no department",
                              f"set the app's visible range (可见范围) in {CONSOLE}"))
+    out.append(_check_tags(client))
     out.append(_check_user_get(client, userid))
     return out
+
+
+# What the directory reads need, for the errcodes that mean "not permitted".
+_DIRECTORY_FIX = (
+    "Logins still work: only clients with groups, roles or access policies on departments "
+    "or tags use the directory (a policy client is refused while it cannot be read). To "
+    f"allow it: in {CONSOLE}, set the visible range (可见范围) to the departments whose "
+    "members sign in (not only single members), and give the app read access to the "
+    "contacts (通讯录 → 读取 / API permissions); a 代开发 app needs the admin's "
+    "authorization for department names.")
+
+
+def _directory_failed(name: str, e: WecomApiError) -> Check:
+    """A failed directory read: the errcode, and the console setting when it is a
+    permission (48002 API not permitted, 60011 no privilege, 48006 revoked)."""
+    if e.errcode in (48002, 48006, 60011):
+        return Check(name, "fail", f"errcode {e.errcode}: {e.meaning} ({e.errmsg})",
+                     _DIRECTORY_FIX)
+    return _failed(name, e)
+
+
+def _check_tags(client: WecomClient) -> Check:
+    try:
+        tags = client.tags()
+    except WecomApiError as e:
+        return _directory_failed("tag/list", e)
+    return Check("tag/list", "ok", f"{len(tags)} tag(s) readable")
 
 
 def _ip_ok() -> Check:

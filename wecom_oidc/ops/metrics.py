@@ -56,6 +56,10 @@ class Metrics:
         self.client_auth_failures = Counter("wecom_oidc_client_auth_failures",
                                             "Failed client authentications (token, "
                                             "introspect, revoke)", ["client"], registry=r)
+        self.directory_errors = Counter("wecom_oidc_directory_unavailable",
+                                        "Logins or refreshes that needed the WeCom directory "
+                                        "(departments, tags) when it could not be read",
+                                        registry=r)
         self.store_errors = Counter("wecom_oidc_store_errors",
                                     "State store operations that failed (StoreUnavailable)",
                                     ["operation"], registry=r)
@@ -82,6 +86,9 @@ class Metrics:
     def client_auth_failed(self, client_id: str) -> None:
         """client_id is '' for an unregistered one (labels stay bounded)."""
         self.client_auth_failures.labels(client_id or "unknown").inc()
+
+    def directory_unavailable(self) -> None:
+        self.directory_errors.inc()
 
     def store_error(self, operation: str) -> None:
         self.store_errors.labels(operation).inc()

@@ -9,8 +9,11 @@ The tree rarely changes and reading it costs 2 + (number of tags) API calls
   thread refreshes it: a slow or failing WeCom never fails a login that has a copy;
 - at most one refresh runs across all workers and replicas (elected with
   `store.add(LOCK_KIND, ...)` like the access token, wecom/token.py); a failed
-  refresh keeps the lock for `retry_after` seconds so the workers back off together;
-- only a cold start (no usable snapshot anywhere) reads WeCom while the login waits.
+  refresh keeps the lock for `retry_after` seconds so the workers back off together
+  (a couple of seconds: long enough to spare a failing WeCom the 2 + tags calls per
+  login, short enough that logins needing the directory resume soon after WeCom does);
+- only a cold start (no usable snapshot anywhere) reads WeCom while the login waits,
+  and only for a client that uses departments or tags (oidc.client_claims).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..store.base import StateStore
-from ..wecom.errors import MemberNotVisible, Transport, WecomApiError
+from ..wecom.errors import MemberNotVisible, Transport, WecomApiError, error_for
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +134,14 @@ def fetch_snapshot(api: DirectoryApi, now: float) -> Snapshot:
     return Snapshot(now, names, parents, tuple(tags))
 
 
+def _last_failure(held: dict[str, Any]) -> WecomApiError:
+    """The error another worker's failed directory read met, as a fresh exception."""
+    api, errcode = str(held.get("api") or "department/list"), held.get("errcode")
+    if isinstance(errcode, int):
+        return error_for(api, errcode, "the last directory read failed; retrying shortly")
+    return Transport(api, "the last directory read failed; retrying shortly", transient=False)
+
+
 def _daemon(fn: Callable[[], None]) -> None:
     threading.Thread(target=fn, name="wecom-directory-refresh", daemon=True).start()
 
@@ -143,7 +154,7 @@ class DirectoryCache:
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep,
                  spawn: Callable[[Callable[[], None]], None] = _daemon,
-                 lock_ttl: float = 300, retry_after: float = 30,
+                 lock_ttl: float = 300, retry_after: float = 2,
                  wait_timeout: float = 20, poll_interval: float = 0.2):
         self._api, self._store, self._key = api, store, cache_key
         self._ttl, self._max_stale = ttl, max(max_stale, ttl)
@@ -222,14 +233,16 @@ class DirectoryCache:
         if not self._store.add(LOCK_KIND, self._key, {"owner": owner}, ttl=self._lock_ttl):
             held = self._store.get(LOCK_KIND, self._key) or {}
             if held.get("failed"):
-                raise Transport("department/list", "the last directory read failed; "
-                                                   "retrying shortly", transient=False)
+                raise _last_failure(held)
             return None
         started = self._clock()
         try:
             snap = fetch_snapshot(self._api, started)
-        except WecomApiError:
-            self._store.put(LOCK_KIND, self._key, {"owner": owner, "failed": True},
+        except WecomApiError as e:
+            # Every worker answers with this error (its errcode and admin hint) until
+            # the back-off ends, without calling WeCom.
+            self._store.put(LOCK_KIND, self._key, {"owner": owner, "failed": True,
+                                                   "api": e.api, "errcode": e.errcode},
                             ttl=self._retry_after)
             raise
         except BaseException:

@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..config import Settings, WecomSettings
-from ..errors import LoginCancelled, UpstreamDenied, UpstreamError
+from ..errors import DirectoryUnavailable, LoginCancelled, UpstreamDenied, UpstreamError
 from ..identity import Identity
 from ..store.base import StateStore
 from ..wecom.client import WecomClient
@@ -101,6 +101,20 @@ class WecomUpstream:
         kept = {k: getattr(identity, k) for k in _CONSENTED if not getattr(fresh, k)}
         return replace(fresh, **kept)
 
+    def place(self, identity: Identity) -> Identity:
+        """`identity` with its department paths, lineage and tags from the cached
+        directory (oidc.client_claims asks only for clients that use them). Raises
+        DirectoryUnavailable when WeCom will not give the directory."""
+        if self.directory is None or not identity.unplaced:
+            return identity
+        try:
+            placed = self.directory.snapshot().place(identity.subject, identity.departments)
+        except WecomApiError as e:
+            raise DirectoryUnavailable(f"directory read failed: {e}", code=e.errcode,
+                                       hint=e.hint) from None
+        return replace(identity, department_paths=placed.paths,
+                       department_lineage=placed.lineage, tags=placed.tags, unplaced=False)
+
     def _member(self, userid: str) -> dict[str, Any]:
         try:
             member = self.client.member(userid)
@@ -134,8 +148,6 @@ class WecomUpstream:
             return str(detail.get(key) or member.get(key) or "")
 
         departments = tuple(int(d) for d in member.get("department", []) or [])
-        placement = (self.directory.snapshot().place(userid, departments)
-                     if self.directory is not None else None)
         return Identity(
             subject=userid, name=str(member.get("name") or ""), email=pick("email"),
             biz_mail=pick("biz_mail"), phone=pick("mobile"),
@@ -144,9 +156,8 @@ class WecomUpstream:
             departments=departments,
             main_department=member.get("main_department") or (departments[0] if departments
                                                               else None),
-            department_paths=placement.paths if placement else (),
-            department_lineage=placement.lineage if placement else departments,
-            tags=placement.tags if placement else (),
+            # Only what user/get says; place() adds the directory for clients using it.
+            department_lineage=departments, unplaced=self.directory is not None,
             attributes=attributes(member, departments),
         )
 

@@ -154,7 +154,7 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         """`user` as this client sees them, or None when its access policy leaves
         them out."""
         try:
-            return for_client(settings, user, found.client_id, found.scope)
+            return for_client(settings, user, found.client_id, found.scope, provider.place)
         except AccessDenied as e:
             log.warning("device denied by policy client=%s reason=%s rid=%s",
                         found.client_id, e.detail, request_id())

@@ -46,6 +46,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_rate_limited": "企业微信正在限制本服务器的请求，请一分钟后再试。",
         "reason_refused": "企业微信拒绝了请求（错误码 {code}）。",
         "reason_policy": "你没有使用此应用的权限。如需访问，请联系管理员。",
+        "reason_directory": "暂时无法读取企业通讯录，因此无法核对此应用的访问权限。"
+                            "请一分钟后再试。",
     },
     "en": {
         "title": "Sign in with WeCom",
@@ -96,6 +98,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "reason_refused": "WeCom refused the request (errcode {code}).",
         "reason_policy": "You do not have access to this application. Ask your "
                          "administrator if you need it.",
+        "reason_directory": "The company directory cannot be read right now, so this "
+                            "app's access rules cannot be checked. Please try again in a "
+                            "minute.",
     },
 }
 

@@ -135,7 +135,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         if user is not None:
             try:
                 user = for_client(settings, user, grant.request.client.client_id,
-                                  grant.request.scope or "")
+                                  grant.request.scope or "", provider.place)
             except AccessDenied as e:
                 if "none" in grant.request.payload.data.get("prompt", "").split():
                     return _issue(grant, None)  # no page may be shown with prompt=none
