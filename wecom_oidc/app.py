@@ -15,6 +15,7 @@ from .errors import DirectoryUnavailable
 from .identity import Identity
 from .oidc.client_claims import Place
 from .oidc.keys import KeyRing
+from .oidc.keys_shared import check_shared_keys
 from .oidc.provider import Provider
 from .ops.hooks import init_app as init_ops
 from .ops.metrics import Metrics
@@ -47,6 +48,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     # A replica sharing a Redis store never generates its own key (see KeyRing.load).
     keys = keys or KeyRing.load(settings.keys.dir, algs=key_algs(settings),
                                 create=not settings.store.shared)
+    if settings.store.shared:
+        check_shared_keys(store, keys)
     if upstream is None:
         upstream = build_upstream(settings, store, Wiring(
             clock=clock, observe_call=metrics.wecom_call, observe_token=metrics.token_lookup))

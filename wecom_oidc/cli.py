@@ -158,6 +158,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .config.deployment import serve_workers
     from .oidc.keys import KeyRing
 
     _fresh_metrics_dir()  # first: before anything imports prometheus_client
@@ -169,9 +170,12 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import key_algs
 
     KeyRing.load(settings.keys.dir, create=not settings.store.shared, algs=key_algs(settings))
+    workers, warning = serve_workers(settings, args.workers)
+    if warning:
+        logging.getLogger("wecom_oidc").warning("%s", warning)
     options = gunicorn_options(
         bind=args.bind or settings.server.bind,
-        workers=args.workers or settings.server.workers,
+        workers=workers,
         threads=args.threads or settings.server.threads,
         graceful_timeout=args.graceful_timeout or settings.server.graceful_timeout)
     options["child_exit"] = _worker_exited

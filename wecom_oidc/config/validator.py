@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from .clients import ClientRules
+from .deployment import MEMORY_ONE_PROCESS, is_memory
 from .settings import (
     DEFAULT_RATES,
     EMAIL_SOURCES,
@@ -170,6 +171,8 @@ class Validator(ClientRules):
                                                              "error")),
             audit_log=self.audit_log(s),
         )
+        if server.workers > 1 and "workers" in s and is_memory(store.url):
+            self.problem("server.workers", MEMORY_ONE_PROCESS.format(n=server.workers))
         t = self.section("tokens")
         tokens = TokenSettings(
             code_ttl=self.positive(t, "tokens", "code_ttl", TokenSettings.code_ttl),

@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlsplit
 
 from .base import Clock, StateStore, hash_key
+from .filesystem import refuse_network_filesystem
 from .memory import MemoryStore
 from .redis_url import is_redis_url
 from .sqlite import SqliteStore
@@ -28,7 +29,9 @@ def open_store(url: str, *, clock: Clock = time.time) -> StateStore:
             raise ValueError(f"store url {url!r}: memory store takes no path; use memory://")
         return MemoryStore(clock=clock)
     if scheme == "sqlite":
-        return SqliteStore(sqlite_path(url), clock=clock)
+        path = sqlite_path(url)
+        refuse_network_filesystem(path)
+        return SqliteStore(path, clock=clock)
     if is_redis_url(url):
         # Imported here: redis-py is only loaded by deployments that use it.
         from .redis import RedisStore
