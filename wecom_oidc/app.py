@@ -73,6 +73,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
                                           on_limited=metrics.limited),
                          on_failed_auth=metrics.client_auth_failed)
     init_ops(app, metrics)  # /readyz, /metrics, request ids, login and token metrics
+    init_offboarding(app, provider, upstream, metrics)
     hops = settings.server.proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -97,6 +98,48 @@ def directory_placement(upstream: Upstream, metrics: Metrics) -> Place | None:
             raise
 
     return counted
+
+
+def init_offboarding(app: Flask, provider: Provider, upstream: Upstream,
+                     metrics: Metrics) -> None:
+    """The WeCom callback receiver and the reconciliation sweep (docs/offboarding.md);
+    only for the WeCom upstream, whose directory they read."""
+    from .upstream.wecom import WecomUpstream
+
+    if not isinstance(upstream, WecomUpstream):
+        return
+    from .oidc.offboard import revoke_member
+    from .oidc.sweep import Sweeper
+    from .upstream.contact_events import ContactEvents
+    from .web.wecom_events import make_events_blueprint
+    from .wecom.callback import CallbackCrypto
+
+    settings = provider.settings
+    off = settings.offboarding
+    if off.callbacks:
+        assert off.callback_token is not None and off.callback_aes_key is not None
+
+        def revoke(userid: str, reason: str) -> None:
+            if revoke_member(provider, userid, reason=f"callback:{reason}").sessions:
+                metrics.member_revoked("callback")
+
+        events = ContactEvents(upstream, revoke,
+                               lambda userid: provider.store.delete("member_check", userid),
+                               upstream.directory)
+        crypto = CallbackCrypto(off.callback_token.reveal(), off.callback_aes_key.reveal(),
+                                settings.wecom.corp_id)
+        app.register_blueprint(
+            make_events_blueprint(crypto, provider.store, events.handle, events.name,
+                                  metrics.callback_event, provider.clock),
+            url_prefix=settings.issuer_path or None)
+    if off.sweep_interval > 0:
+        sweeper = Sweeper(provider, upstream.member_gone, interval=off.sweep_interval,
+                          rate=off.sweep_rate, on_revoked=metrics.member_revoked,
+                          on_sweep=metrics.swept)
+        app.extensions["wecom_oidc_sweeper"] = sweeper
+        # Started from a request, so each gunicorn worker (forked after create_app)
+        # runs its own loop; the store lock lets one of them sweep per interval.
+        app.before_request(sweeper.start)
 
 
 def key_algs(settings: Settings) -> tuple[str, ...]:

@@ -16,6 +16,7 @@ from .settings import (
     GroupsSettings,
     KeySettings,
     LimitSettings,
+    OffboardingSettings,
     Rate,
     Secret,
     ServerSettings,
@@ -29,7 +30,7 @@ from .settings import (
 __all__ = [
     "AUTHORIZATION_CODE", "CONFIG_ENV", "DEVICE_CODE", "ENV_PREFIX", "LOOPBACK_HOSTS",
     "ClaimsSettings", "ClientSettings",
-    "GroupsSettings", "KeySettings", "LimitSettings", "Rate",
+    "GroupsSettings", "KeySettings", "LimitSettings", "OffboardingSettings", "Rate",
     "Secret", "ServerSettings", "SessionSettings",
     "Settings", "StoreSettings", "TokenSettings", "WecomSettings", "load_settings",
 ]

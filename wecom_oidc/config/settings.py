@@ -311,6 +311,25 @@ class ClaimsSettings:
 
 
 @dataclass(frozen=True)
+class OffboardingSettings:
+    """WeCom contact-change callbacks and the reconciliation sweep (docs/offboarding.md)."""
+
+    # The receiver's Token and EncodingAESKey (接收消息 API or 通讯录同步 event server);
+    # both unset: no callback endpoint.
+    callback_token: Secret | None = None
+    callback_aes_key: Secret | None = None
+    # Re-check every member holding a session or refresh token this often (0 = off).
+    sweep_interval: int = 900
+    # At most this many user/get calls per second during a sweep (WeCom allows
+    # 10,000 per minute per API and corp; logins need their share).
+    sweep_rate: int = 20
+
+    @property
+    def callbacks(self) -> bool:
+        return self.callback_token is not None and self.callback_aes_key is not None
+
+
+@dataclass(frozen=True)
 class Settings:
     issuer: str
     wecom: WecomSettings
@@ -323,6 +342,7 @@ class Settings:
     session: SessionSettings = field(default_factory=SessionSettings)
     groups: GroupsSettings = field(default_factory=GroupsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
+    offboarding: OffboardingSettings = field(default_factory=OffboardingSettings)
     upstream: str = "wecom"  # the upstream registry's name (upstream/registry.py)
     source: str = "<defaults>"
 

@@ -18,6 +18,7 @@ from .settings import (
     ClaimsSettings,
     KeySettings,
     LimitSettings,
+    OffboardingSettings,
     Rate,
     Secret,
     ServerSettings,
@@ -216,6 +217,7 @@ class Validator(ClientRules):
         keys = KeySettings(dir=str(self.path(self.get(k, "keys", "dir", str, "keys"))))
         groups = self.groups()
         limits = self.limits()
+        offboarding = self.offboarding()
         for key, msg in unknown(self._plain, self._asked):
             self.problem(key, msg)
         if self.problems:
@@ -223,8 +225,32 @@ class Validator(ClientRules):
         assert wecom is not None
         return Settings(issuer=issuer, wecom=wecom, clients=clients, store=store, keys=keys,
                         server=server, tokens=tokens, claims=claims, session=session,
-                        groups=groups, limits=limits, source=self.source,
+                        groups=groups, limits=limits, offboarding=offboarding,
+                        source=self.source,
                         upstream=upstream)
+
+    def offboarding(self) -> OffboardingSettings:
+        sec = self.section("offboarding")
+        token = self.secret(sec, "offboarding", "callback_token", required=False)
+        key = self.secret(sec, "offboarding", "callback_aes_key", required=False)
+        if token is not None and not re.match(r"^[A-Za-z0-9]{1,32}$", token.reveal()):
+            self.problem("offboarding.callback_token",
+                         "must be 1-32 letters or digits (the Token set in the WeCom console)")
+        if key is not None and not re.match(r"^[A-Za-z0-9]{43}$", key.reveal()):
+            self.problem("offboarding.callback_aes_key",
+                         "must be the 43-character EncodingAESKey from the WeCom console")
+        if (token is None) != (key is None):
+            self.problem("offboarding.callback_token" if token is None else
+                         "offboarding.callback_aes_key",
+                         "set both callback_token and callback_aes_key, or neither")
+        interval = self.get(sec, "offboarding", "sweep_interval", int,
+                            OffboardingSettings.sweep_interval)
+        if interval < 0 or 0 < interval < 5:
+            self.problem("offboarding.sweep_interval", "must be 0 (off) or at least 5 seconds")
+        return OffboardingSettings(
+            callback_token=token, callback_aes_key=key, sweep_interval=interval,
+            sweep_rate=self.positive(sec, "offboarding", "sweep_rate",
+                                     OffboardingSettings.sweep_rate))
 
     def limits(self) -> LimitSettings:
         sec = self.section("limits")

@@ -11,7 +11,13 @@ GET  /_emulator/calls         {"gettoken": 2, "user/get": 5, ...} calls per API 
 POST /_emulator/reset         back to the state right after start (directory, faults, latency
                                as configured; no tokens, codes, tickets; counters and clock zero)
 GET  /_emulator/members/<id>  a member as stored
-POST /_emulator/members/<id>  {"status": 2, ...}           change a member's fields
+POST /_emulator/members/<id>  {"status": 2, ...}           change a member's fields; a change
+                               of status or department sends an update_user callback
+DELETE /_emulator/members/<id>                             remove the member (delete_user)
+POST /_emulator/tags/<tagid>  {"add_users": [..], "del_users": [..]}  (update_tag)
+POST /_emulator/callback      {"url", "token", "aes_key", "drop": false}  where encrypted
+                               contact-change callbacks go (the console's 接收事件服务器);
+                               drop: lose every event. GET: the events sent and their status
 POST /_emulator/login         {"userid", "scope", "redirect_uri", "state", "mode": "inapp"|"web",
                                "agentid"} -> {"code", "redirect"}; skips the page checks (the
                                trusted-domain check too, so 50001 at exchange can be tested)
@@ -24,6 +30,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from . import callbacks
 from .faults import check_fault
 from .state import Clock, EmulatorState
 from .urls import redirect_host, with_query
@@ -127,8 +134,59 @@ def member(userid: str) -> Response | tuple[Response, int]:
             changes = _body()
             if "userid" in changes and changes["userid"] != found["userid"]:
                 raise _BadRequest("userid cannot change")
+            event: dict[str, Any] = {}
+            if "status" in changes and changes["status"] != found.get("status"):
+                event["Status"] = _int(changes, "status")
+            if "department" in changes and changes["department"] != found.get("department"):
+                event["Department"] = ",".join(str(d) for d in changes["department"])
             found.update(changes)
+            if event:
+                _callback({"Event": "change_contact", "ChangeType": "update_user",
+                           "UserID": found["userid"], **event})
         return jsonify(found)
+
+
+@bp.delete("/members/<userid>")
+def delete_member(userid: str) -> Response | tuple[Response, int]:
+    state = _state()
+    with state.lock:
+        found = state.directory.members.pop(userid.lower(), None)
+    if found is None:
+        return jsonify(error=f"no member {userid!r}"), 404
+    _callback({"Event": "change_contact", "ChangeType": "delete_user",
+               "UserID": found["userid"]})
+    return jsonify(ok=True)
+
+
+@bp.post("/tags/<int:tagid>")
+def change_tag(tagid: int) -> Response | tuple[Response, int]:
+    body, state = _body(), _state()
+    add, drop = list(body.get("add_users") or []), list(body.get("del_users") or [])
+    with state.lock:
+        tag = state.directory.tags.get(tagid)
+        if tag is None:
+            return jsonify(error=f"no tag {tagid}"), 404
+        users = [u for u in tag.setdefault("users", []) if u not in drop]
+        tag["users"] = users + [u for u in add if u not in users]
+    _callback({"Event": "change_contact", "ChangeType": "update_tag", "TagId": tagid,
+               "AddUserItems": ",".join(add), "DelUserItems": ",".join(drop)})
+    return jsonify(tag)
+
+
+@bp.route("/callback", methods=["GET", "POST"])
+def callback_target() -> Response:
+    target = _state().callback
+    if request.method == "POST":
+        body = _body()
+        target.url, target.token = str(body.get("url", "")), str(body.get("token", ""))
+        target.aes_key, target.drop = str(body.get("aes_key", "")), bool(body.get("drop"))
+        target.sent.clear()
+    return jsonify(url=target.url, drop=target.drop, sent=target.sent)
+
+
+def _callback(fields: dict[str, Any]) -> None:
+    state = _state()
+    callbacks.send(state.callback, state.config.corp_id, state.config.agent_id, fields)
 
 
 @bp.post("/login")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .callbacks import CallbackTarget
 from .config import EmulatorConfig
 from .directory import Directory, load_directory
 from .faults import FaultPlan
@@ -49,6 +50,9 @@ class EmulatorState:
         self.clock = clock if clock is not None else Clock()
         self.lock = threading.RLock()
         self.faults = FaultPlan()
+        # Where contact-change callbacks go; kept across reset (it is the console's
+        # setting, not state).
+        self.callback = CallbackTarget()
         self.reset()
 
     def reset(self) -> None:

@@ -38,6 +38,7 @@ from .grants import (
     refresh_grant,
 )
 from .keys import KeyRing
+from .member_index import track
 from .models import Client, StoredToken, User
 from .session import Sessions
 from .tokens import Jwts
@@ -176,6 +177,11 @@ class Provider:
                 **base, "exp": now + rttl, "auth_time": user.auth_time, "sid": user.sid,
                 "identity": user.identity,
                 "access_tokens": access_family(request, jti, now + ttl, now)}, rttl)
+        # Offboarding finds the login through its member (a refresh token outlives
+        # the session; an access token may too).
+        track(self.store, user.sub, user.sid, [request.client.client_id],
+              max(ttl, self.settings.tokens.refresh_token_ttl if token.get("refresh_token")
+                  else 0))
 
     def userinfo(self, access_token: str) -> dict[str, Any] | None:
         """The claims an access token releases, or None if it is not ours, expired

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..config import SessionSettings
 from ..store.base import StateStore
+from .member_index import track
 
 SESSION = "session"
 # The same record under the public sid, so a logout that names the session by an
@@ -59,6 +60,7 @@ class Sessions:
         record = s.record()
         self.store.put(SESSION, s.cookie, record, ttl)
         self.store.put(SESSION_BY_SID, s.sid, record, ttl)
+        track(self.store, s.sub, s.sid, s.clients, ttl)  # for offboarding
 
     def load(self, cookie: str | None) -> Session | None:
         if not cookie or len(cookie) > 128:

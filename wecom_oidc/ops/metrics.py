@@ -64,7 +64,27 @@ class Metrics:
                                     "State store operations that failed (StoreUnavailable)",
                                     ["operation"], registry=r)
 
+        self.callback_events = Counter(
+            "wecom_oidc_wecom_callback_events", "WeCom callbacks received, by event and "
+            "outcome (accepted, duplicate, bad_signature, bad_corp, stale, junk)",
+            ["event", "outcome"], registry=r)
+        self.members_revoked = Counter(
+            "wecom_oidc_members_revoked", "Members whose sessions and tokens were revoked, "
+            "by trigger (callback, sweep, recheck)", ["trigger"], registry=r)
+        self.sweep_duration = Histogram(
+            "wecom_oidc_sweep_duration_seconds", "Reconciliation sweep duration",
+            buckets=(1, 5, 15, 60, 300, 900, 3600), registry=r)
+
     # -- observers -------------------------------------------------------------------
+
+    def callback_event(self, event: str, outcome: str) -> None:
+        self.callback_events.labels(event, outcome).inc()
+
+    def member_revoked(self, trigger: str) -> None:
+        self.members_revoked.labels(trigger).inc()
+
+    def swept(self, seconds: float, revoked: int) -> None:
+        self.sweep_duration.observe(seconds)
 
     def wecom_call(self, api: str, errcode: int | None, elapsed: float) -> None:
         """WecomClient's observer: errcode None = no WeCom answer (timeout, HTTP error)."""

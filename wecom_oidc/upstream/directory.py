@@ -178,6 +178,14 @@ class DirectoryCache:
             return snap
         return self._refresh_now()
 
+    def refresh(self) -> None:
+        """Read the directory now (a department or tag changed); skipped when another
+        worker is reading it. Failures are logged, the old copy keeps serving."""
+        try:
+            self._refresh_locked()
+        except Exception as e:  # noqa: BLE001 - a failed refresh must not stop the caller
+            log.warning("wecom directory refresh after a change failed: %s", e)
+
     # -- internals -------------------------------------------------------------------
 
     def _adopt_stored(self) -> Snapshot | None:

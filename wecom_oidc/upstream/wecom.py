@@ -115,6 +115,18 @@ class WecomUpstream:
         return replace(identity, department_paths=placed.paths,
                        department_lineage=placed.lineage, tags=placed.tags, unplaced=False)
 
+    def member_gone(self, userid: str) -> str | None:
+        """Why the member may no longer sign in (not_visible, disabled, departed...),
+        or None while they may. UpstreamError when WeCom cannot say (never a reason
+        to revoke)."""
+        try:
+            self._member(userid)
+        except UpstreamDenied as e:
+            return e.reason
+        except WecomApiError as e:
+            raise upstream_error(e) from None
+        return None
+
     def _member(self, userid: str) -> dict[str, Any]:
         try:
             member = self.client.member(userid)

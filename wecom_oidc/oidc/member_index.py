@@ -1,0 +1,34 @@
+"""Which logins a member holds, kept beside them so offboarding needs no store scan.
+
+The index lives in the store's sets (StateStore.index_add), each entry with the TTL
+of what it points at, so it never outlives it:
+- member_grants[sub]   the member's grant ids (= session ids: every code, access and
+                       refresh token of a login carries its session's id as grant_id)
+- grant_clients[sid]   the apps that got a code or token in that login
+- live_members["all"]  the members holding any live session or refresh token (the
+                       reconciliation sweep walks this)
+"""
+
+from __future__ import annotations
+
+from ..store.base import StateStore
+
+MEMBER_GRANTS = "member_grants"
+GRANT_CLIENTS = "grant_clients"
+LIVE_MEMBERS = "live_members"
+ALL = "all"
+
+
+def track(store: StateStore, sub: str, sid: str, clients: list[str], ttl: float) -> None:
+    """Remember that `sub` holds login `sid` used by `clients`, for `ttl` seconds."""
+    if not sub or not sid or ttl <= 0:
+        return
+    store.index_add(MEMBER_GRANTS, sub, sid, ttl)
+    for client_id in clients:
+        store.index_add(GRANT_CLIENTS, sid, client_id, ttl)
+    store.index_add(LIVE_MEMBERS, ALL, sub, ttl)
+
+
+def live_members(store: StateStore) -> list[str]:
+    """Members with a live session or refresh token."""
+    return store.index_members(LIVE_MEMBERS, ALL)
