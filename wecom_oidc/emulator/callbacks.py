@@ -56,9 +56,10 @@ def sign(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
 
 
 def event_xml(corp_id: str, fields: dict[str, Any], now: int) -> bytes:
-    """A change_contact / subscribe event as WeCom writes it (CDATA for strings)."""
+    """A change_contact / subscribe event as WeCom writes it (CDATA for strings).
+    FromUserName is `sys` for contact changes, the member for (un)subscribe."""
+    fields = {"FromUserName": "sys", **fields}
     body = [f"<ToUserName><![CDATA[{corp_id}]]></ToUserName>",
-            "<FromUserName><![CDATA[sys]]></FromUserName>",
             f"<CreateTime>{now}</CreateTime>", "<MsgType><![CDATA[event]]></MsgType>"]
     for name, value in fields.items():
         body.append(f"<{name}>{value}</{name}>" if isinstance(value, int) else
