@@ -122,6 +122,9 @@ def parse_flat_xml(data: bytes) -> dict[str, str]:
     def refuse_dtd(*_args: object) -> None:
         raise CallbackRefused("junk", "DOCTYPE/entities are not accepted")
 
+    def refuse_external(*_args: object) -> int:
+        raise CallbackRefused("junk", "external entities are not accepted")
+
     def start(name: str, _attrs: dict[str, str]) -> None:
         stack.append(name)
         text.clear()
@@ -139,7 +142,7 @@ def parse_flat_xml(data: bytes) -> dict[str, str]:
     parser = expat.ParserCreate()
     parser.StartDoctypeDeclHandler = refuse_dtd
     parser.EntityDeclHandler = refuse_dtd
-    parser.ExternalEntityRefHandler = refuse_dtd
+    parser.ExternalEntityRefHandler = refuse_external
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = chars
