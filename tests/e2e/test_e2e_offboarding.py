@@ -145,6 +145,10 @@ def test_offboarding_disabled_in_emulator_backchannel_logout_and_everything_revo
     assert userinfo_status(stack, bystander["access_token"]) == 200
     sent = stack.emu("GET", "callback")["sent"]
     assert any(e["fields"].get("UserID") == "lisi" and e["status"] == 200 for e in sent)
+    metrics = requests.get(stack.bridge_url + "/metrics", timeout=5).text
+    assert ('wecom_oidc_wecom_callback_events_total{event="change_contact:update_user",'
+            'outcome="accepted"}') in metrics
+    assert 'wecom_oidc_members_revoked_total{trigger="callback"}' in metrics
     with capsys.disabled():
         print(f"\n[measure] member disabled -> back-channel logout: {elapsed * 1000:.0f} ms")
 
