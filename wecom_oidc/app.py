@@ -52,7 +52,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
         check_shared_keys(store, keys)
     if upstream is None:
         upstream = build_upstream(settings, store, Wiring(
-            clock=clock, observe_call=metrics.wecom_call, observe_token=metrics.token_lookup))
+            clock=clock, observe_call=metrics.wecom_call, observe_token=metrics.token_lookup,
+            observe_backoff=metrics.wecom_backoff))
     recheck = upstream.refresh if isinstance(upstream, RefreshingUpstream) else None
     provider = Provider(settings, store, keys, clock, recheck=recheck,
                         place=directory_placement(upstream, metrics))

@@ -56,6 +56,10 @@ class Metrics:
         self.client_auth_failures = Counter("wecom_oidc_client_auth_failures",
                                             "Failed client authentications (token, "
                                             "introspect, revoke)", ["client"], registry=r)
+        self.wecom_backoffs = Counter("wecom_oidc_wecom_backoff",
+                                      "WeCom calls not sent because the bridge backs off "
+                                      "an API after WeCom's rate limit (45009, 45033)",
+                                      ["api"], registry=r)
         self.directory_errors = Counter("wecom_oidc_directory_unavailable",
                                         "Logins or refreshes that needed the WeCom directory "
                                         "(departments, tags) when it could not be read",
@@ -106,6 +110,9 @@ class Metrics:
     def client_auth_failed(self, client_id: str) -> None:
         """client_id is '' for an unregistered one (labels stay bounded)."""
         self.client_auth_failures.labels(client_id or "unknown").inc()
+
+    def wecom_backoff(self, api: str) -> None:
+        self.wecom_backoffs.labels(api).inc()
 
     def directory_unavailable(self) -> None:
         self.directory_errors.inc()

@@ -31,6 +31,7 @@ class Wiring:
     clock: Callable[[], float] = time.time
     observe_call: Callable[..., None] | None = None
     observe_token: Callable[..., None] | None = None
+    observe_backoff: Callable[[str], None] | None = None
 
 
 def callback_path(name: str) -> str:

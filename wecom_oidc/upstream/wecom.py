@@ -214,7 +214,8 @@ def from_settings(settings: Settings, store: StateStore, wiring: Wiring) -> Weco
     client = WecomClient(api_base_url=w.api_base_url, corp_id=w.corp_id, agent_id=w.agent_id,
                          secret=w.secret.reveal(), store=store, timeout=(3.05, w.timeout),
                          clock=wiring.clock, observer=wiring.observe_call,
-                         token_observer=wiring.observe_token)
+                         token_observer=wiring.observe_token,
+                         backoff_observer=wiring.observe_backoff)
     directory = None
     if w.directory:
         directory = DirectoryCache(client, store, cache_key=f"{w.corp_id}:{w.agent_id}",

@@ -91,10 +91,13 @@ def register_error_handlers(app: Flask) -> None:
         log.error("upstream error status=%s errcode=%s detail=%s rid=%s", e.status, e.code,
                   e.detail, request_id())
         audit("login", outcome="error", reason=e.reason, errcode=e.code)
-        return error_response(e.status, "upstream_error",
+        resp = error_response(e.status, "upstream_error",
                               reason_text(e.reason, e.code), hint=e.hint,
                               errcode=e.code,
                               advice=texts()["restart"])
+        if e.status == 503:  # rate limited or directory down: both pass within a minute
+            resp.headers["Retry-After"] = "60" if e.reason == "rate_limited" else "5"
+        return resp
 
     @app.errorhandler(LoginStateError)
     def _state(e: LoginStateError) -> Response:

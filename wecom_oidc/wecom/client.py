@@ -3,7 +3,7 @@
 Every call goes through `_call`, which owns the one retry policy (STYLE.md, wecom-api.md
 §7): token invalid -> fresh token, retry once; busy/connection/5xx -> bounded jittered
 backoff; a code exchange is never re-sent once it may have reached WeCom; 45009 is
-raised at once. Nothing here logs or raises the secret, access_token, code or ticket.
+raised at once and backs that API off for the whole bridge (backpressure.py). Nothing here logs or raises the secret, access_token, code or ticket.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from ..store.base import StateStore
+from .backpressure import BackPressure
 from .errors import Busy, TokenInvalid, Transport, WecomApiError, error_for
 from .token import AccessTokenSource
 
@@ -78,7 +79,8 @@ class WecomClient:
                  sleep: Callable[[float], None] = time.sleep,
                  busy_retries: int = 3, backoff: float = 0.2,
                  observer: CallObserver | None = None,
-                 token_observer: Callable[[bool], None] | None = None):
+                 token_observer: Callable[[bool], None] | None = None,
+                 backoff_observer: Callable[[str], None] | None = None):
         self._base = api_base_url.rstrip("/") + "/cgi-bin/"
         self.corp_id = corp_id
         self.agent_id = agent_id
@@ -96,6 +98,8 @@ class WecomClient:
         per_try = sum(timeout) if isinstance(timeout, tuple) else 2 * timeout
         max_delays = 1.5 * backoff * (2 ** (self._busy_retries - 1) - 1)  # see _with_backoff
         lock_ttl = self._busy_retries * per_try + max_delays + 1
+        # 45009 backs the API off for every worker and replica (backpressure.py).
+        self.pressure = BackPressure(store, f"{corp_id}:{agent_id}", clock, backoff_observer)
         # Keyed by corp+agent, never by the secret (STYLE.md: no secrets in cache keys).
         self.tokens = AccessTokenSource(store, self.fetch_token,
                                         cache_key=f"{corp_id}:{agent_id}", clock=clock,
@@ -206,6 +210,7 @@ class WecomClient:
 
     def _once(self, api: str, method: str, params: dict[str, Any] | None,
               json: dict[str, Any] | None, token: str | None) -> dict[str, Any]:
+        self.pressure.check(api)
         query = dict(params or {})
         if token is not None:
             query["access_token"] = token
@@ -233,7 +238,9 @@ class WecomClient:
             return body
         log.info("wecom api=%s errcode=%s ms=%d", api, errcode, ms)
         hidden = [v for v in (*_values(query), *_values(json or {}), self.__secret) if v]
-        raise error_for(api, errcode, _scrub(str(body.get("errmsg", "")), hidden))
+        error = error_for(api, errcode, _scrub(str(body.get("errmsg", "")), hidden))
+        self.pressure.tripped(api, error)
+        raise error
 
     def _observe(self, api: str, errcode: int | None, elapsed: float) -> None:
         if self._observer is None:
