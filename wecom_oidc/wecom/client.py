@@ -3,7 +3,8 @@
 Every call goes through `_call`, which owns the one retry policy (STYLE.md, wecom-api.md
 §7): token invalid -> fresh token, retry once; busy/connection/5xx -> bounded jittered
 backoff; a code exchange is never re-sent once it may have reached WeCom; 45009 is
-raised at once and backs that API off for the whole bridge (backpressure.py). Nothing here logs or raises the secret, access_token, code or ticket.
+raised at once and backs that API off for the whole bridge (backpressure.py).
+Nothing here logs or raises the secret, access_token, code or ticket.
 """
 
 from __future__ import annotations
