@@ -183,10 +183,17 @@ class SqliteStore:
             due = self._writes % PURGE_EVERY == 0 or now >= self._next_purge
             if due:
                 self._next_purge = now + PURGE_INTERVAL
-        if due:
+        if not due:
+            return
+        # Housekeeping after a write that has already committed: if it fails (the lock
+        # held elsewhere, a full disk) the write still stands, so the caller must not
+        # be told it failed; the next purge catches up.
+        try:
             db.execute("DELETE FROM records WHERE expires_at <= ?", (now,))
             db.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
             db.execute("DELETE FROM set_members WHERE expires_at <= ?", (now,))
+        except sqlite3.Error as exc:
+            log.warning("store=sqlite purge skipped error=%s", type(exc).__name__)
 
     # -- StateStore ----------------------------------------------------------------
 
