@@ -85,3 +85,15 @@ def test_max_age_not_ascii_digits_is_invalid_request(stack, max_age):
     ok = b.get(rp.start(max_age="3600")["url"], allow_redirects=False)
     assert ok.status_code == 302 and "code=" in ok.headers["Location"]
     no_traceback(stack)
+
+
+@pytest.mark.parametrize("method, path", [("GET", "/revoke"), ("GET", "/introspect"),
+                                          ("POST", "/readyz"), ("POST", "/revoke")])
+def test_program_endpoint_errors_are_json_even_for_a_browser(stack, method, path):
+    """Found by the fuzzer: these answered a caller preferring HTML with a page."""
+    r = requests.request(method, stack.bridge_url + path, timeout=10,
+                         data={"token": "t\x01"} if method == "POST" else None,
+                         headers={"Accept": "text/html"})
+    assert r.status_code in (400, 405)
+    assert r.headers["Content-Type"].startswith("application/json")
+    assert isinstance(r.json()["error"], str)

@@ -26,7 +26,7 @@ from .i18n import page_lang, reason_text, texts
 log = logging.getLogger("wecom_oidc.web")
 
 PROGRAM_PATHS = ("/token", "/device/code", "/userinfo", "/revoke", "/introspect", "/jwks.json",
-                 "/.well-known/openid-configuration", "/healthz")
+                 "/.well-known/openid-configuration", "/healthz", "/readyz")
 
 
 def request_id() -> str:
