@@ -108,6 +108,13 @@ redis:
 	  fi; \
 	fi
 
+# The property-based tests of every endpoint (tests/fuzz) run long: FUZZ_EXAMPLES
+# generated requests per endpoint (1000 by default) from fresh random seeds, failures
+# kept in .hypothesis/ and replayed first next time. Prints the requests per endpoint.
+# (make test runs the same suite short and derandomized.)
+fuzz: $(STAMP)
+	FUZZ_PROFILE=long $(BIN)/python -m pytest tests/fuzz $(PYTEST_ARGS)
+
 # The load benchmark (benchmarks/README.md): `wecom-oidc serve` + the WeCom emulator under
 # a load driver, both stores, a table of figures and targets. Under 10 minutes.
 bench: $(STAMP) redis
