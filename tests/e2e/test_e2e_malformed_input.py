@@ -5,11 +5,14 @@ never redirected, and leaves no traceback behind."""
 from __future__ import annotations
 
 import base64
+from urllib.parse import urlencode
 
 import pytest
 import requests
 
-from .stack import CONFIDENTIAL, WEB_REDIRECT, RelyingParty, browser, qr_login
+from wecom_oidc.emulator.callbacks import encrypt, envelope, event_xml, sign
+
+from .stack import CONFIDENTIAL, WEB_REDIRECT, RelyingParty, browser, qr_login, start_stack
 
 AUTHORIZE = {"client_id": CONFIDENTIAL[0], "redirect_uri": WEB_REDIRECT,
              "response_type": "code", "scope": "openid", "state": "s"}
@@ -97,3 +100,32 @@ def test_program_endpoint_errors_are_json_even_for_a_browser(stack, method, path
     assert r.status_code in (400, 405)
     assert r.headers["Content-Type"].startswith("application/json")
     assert isinstance(r.json()["error"], str)
+
+
+EVENTS_TOKEN, EVENTS_AES_KEY = "MalformedToken7", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+
+
+@pytest.fixture(scope="module")
+def events_stack(tmp_path_factory):
+    s = start_stack(tmp_path_factory.mktemp("events"), workers=1, extra_config=f"""
+[offboarding]
+callback_token = "{EVENTS_TOKEN}"
+callback_aes_key = "{EVENTS_AES_KEY}"
+sweep_interval = 0
+""")
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("timestamp", ["²", "١٧", "-1"])
+def test_wecom_event_timestamp_not_ascii_digits_is_refused(events_stack, timestamp):
+    """Found by the fuzzer: a correctly signed event whose timestamp is "²" crashed
+    the receiver; it is refused as stale like any timestamp out of the window."""
+    corp = "ww_emulated_corp"
+    sealed = encrypt(EVENTS_AES_KEY, corp, event_xml(corp, {"Event": "change_contact"}, 0))
+    query = urlencode({"msg_signature": sign(EVENTS_TOKEN, timestamp, "1", sealed),
+                       "timestamp": timestamp, "nonce": "1"})
+    r = requests.post(f"{events_stack.bridge_url}/wecom/events?{query}", timeout=10,
+                      data=envelope(corp, 1000002, sealed))
+    assert r.status_code == 403 and r.text == "stale"
+    no_traceback(events_stack)

@@ -61,7 +61,9 @@ def make_events_blueprint(crypto: CallbackCrypto, store: StateStore,
         return [q[n] for n in names]
 
     def fresh(timestamp: str) -> None:
-        if not timestamp.isdigit() or abs(int(timestamp) - clock()) > MAX_SKEW:
+        # ASCII digits only: "²".isdigit() is True but int("²") raises.
+        if not (timestamp.isascii() and timestamp.isdigit()) or \
+                abs(int(timestamp) - clock()) > MAX_SKEW:
             raise CallbackRefused("stale", "timestamp outside the window")
 
     @bp.get("/wecom/events")
