@@ -4,6 +4,8 @@ through a socket, and the properties every answer must have."""
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +14,13 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import requests
 from e2e.stack import RelyingParty, Stack, browser, qr_login, scan
-from fuzz_targets import PORTAL, REGISTERED, TV, Target
+from fuzz_targets import EVENTS_AES_KEY, EVENTS_TOKEN, PORTAL, REGISTERED, TV, Target
 from fuzz_values import ATTR_PROBE, HTML_PROBE, Case, Live
 
+from wecom_oidc.emulator.callbacks import encrypt, envelope, event_xml, sign
+
 COOKIE = "wecom_oidc_session"
+CORP = "ww_emulated_corp"
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 TRIED: Counter[str] = Counter()  # requests sent per target, for the summary
 
@@ -76,7 +81,7 @@ class Resolver:
             self.done.update(self._make(value.name))
         return self.done[value.name]
 
-    def _make(self, name: str) -> dict[str, str]:
+    def _make(self, name: str) -> dict[str, Any]:
         env = self.env
         if name in ("code", "code_verifier"):
             code, verifier = env.fresh_code()
@@ -92,6 +97,8 @@ class Resolver:
                               data={"client_id": TV, "scope": "openid"}, timeout=10)
             started = r.json()
             return {"device_code": started["device_code"], "user_code": started["user_code"]}
+        if name.startswith("ev_"):
+            return wecom_event()
         if name == "session":
             env.fresh_code()  # signs in again if an earlier case ended the session
             return {"session": env.b.cookies.get(COOKIE)}
@@ -103,6 +110,19 @@ class Resolver:
             "code_verifier": verifier})
         tokens = r.json()
         return {k: tokens[k] for k in ("access_token", "refresh_token", "id_token")}
+
+
+def wecom_event() -> dict[str, object]:
+    """A URL verification and a contact-change event as WeCom signs them (with the
+    emulator's own encryption), about a member nobody signed in as."""
+    ts, nonce = str(int(time.time())), secrets.token_hex(4)
+    echostr = encrypt(EVENTS_AES_KEY, CORP, b"fuzz-echo")
+    fields = {"Event": "change_contact", "ChangeType": "delete_user", "UserID": "fuzz-nobody"}
+    sealed = encrypt(EVENTS_AES_KEY, CORP, event_xml(CORP, fields, int(ts)))
+    return {"ev_timestamp": ts, "ev_nonce": nonce, "ev_echostr": echostr,
+            "ev_signature": sign(EVENTS_TOKEN, ts, nonce, echostr),
+            "ev_post_signature": sign(EVENTS_TOKEN, ts, nonce, sealed),
+            "ev_body": envelope(CORP, 1000002, sealed)}
 
 
 def send(env: FuzzEnv, target: Target, case: Case) -> requests.Response:
@@ -117,6 +137,9 @@ def send(env: FuzzEnv, target: Target, case: Case) -> requests.Response:
     kwargs: dict[str, Any] = {}
     if case.placement == "query" or case.method in ("GET", "HEAD"):
         url += "?" + urlencode(pairs)
+        if case.method not in ("GET", "HEAD"):
+            body = live(case.raw_body)
+            kwargs["data"] = body if isinstance(body, bytes) else str(body).encode()
     elif case.placement == "form":
         kwargs["data"] = urlencode(pairs).encode()
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
@@ -167,6 +190,7 @@ def _origin(url: str) -> str:
 def check(env: FuzzEnv, target: Target, case: Case, r: requests.Response) -> None:
     """The properties every answer has, whatever was sent."""
     where = f"{case.method} {target.path} -> {r.status_code}"
+    log = env.new_log()  # read first, so a failure here cannot spill into the next case
     text = r.content.decode("utf-8", "replace")
     assert r.status_code < 500, f"{where}: {text[:500]}"
     assert "Traceback (most recent call last)" not in text, where
@@ -186,5 +210,4 @@ def check(env: FuzzEnv, target: Target, case: Case, r: requests.Response) -> Non
             f"{where}: {r.headers.get('Content-Type')} {text[:200]}"
         body = json.loads(text)
         assert isinstance(body, dict) and isinstance(body.get("error"), str), f"{where}: {text}"
-    log = env.new_log()
     assert "Traceback" not in log and "unhandled error" not in log, f"{where}: {log[-3000:]}"

@@ -8,7 +8,7 @@ import base64
 from dataclasses import dataclass, field
 
 from e2e.stack import CLI_REDIRECT, CONFIDENTIAL, PUBLIC, WEB_REDIRECT
-from fuzz_values import AUTH, Live
+from fuzz_values import AUTH, BODY, Live
 
 DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
 PORTAL = ("portal", "portal-secret-0123456789abcdef0123", "https://portal.example/cb",
@@ -17,7 +17,13 @@ TV = "tv"  # a public client with the device grant
 # The rate limits stay on (their code is fuzzed too) but never trip, and failed client
 # authentications, most of what the fuzzer sends, are not held.
 UNLIMITED = "1000000/1m"
+EVENTS_TOKEN, EVENTS_AES_KEY = "FuzzToken42", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 EXTRA_CONFIG = f"""
+[offboarding]
+callback_token = "{EVENTS_TOKEN}"
+callback_aes_key = "{EVENTS_AES_KEY}"
+sweep_interval = 0
+
 [limits]
 failed_auth_delay = 0
 failed_auth_per_client_ip = "{UNLIMITED}"
@@ -173,6 +179,15 @@ TARGETS = [
         "state": ("s1",), "ui_locales": ("en",), "csrf": ("x",), "confirm": ("yes",)},
         templates=({"id_token_hint": Live("id_token"), "post_logout_redirect_uri": PORTAL[3],
                     "state": "s1"}, {"client_id": PORTAL[0]})),
+    Target("wecom_events", "/wecom/events", ("GET", "POST"), {
+        "msg_signature": (Live("ev_signature"), "0" * 40), "timestamp": (Live("ev_timestamp"),),
+        "nonce": (Live("ev_nonce"),), "echostr": (Live("ev_echostr"),)},
+        usually=frozenset({"msg_signature", "timestamp", "nonce"}),
+        templates=({"msg_signature": Live("ev_signature"), "timestamp": Live("ev_timestamp"),
+                    "nonce": Live("ev_nonce"), "echostr": Live("ev_echostr")},
+                   {"msg_signature": Live("ev_post_signature"),
+                    "timestamp": Live("ev_timestamp"), "nonce": Live("ev_nonce"),
+                    BODY: Live("ev_body")})),
     Target("device_authorization", "/device/code", ("POST",), {
         "client_id": ALL_IDS, "scope": ("openid", "openid profile offline_access")},
         usually=frozenset({"client_id"}), programmatic=True, clients=((TV, ""), *SECRETS),

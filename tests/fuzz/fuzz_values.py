@@ -100,7 +100,7 @@ class Case:
     placement: str  # query, form, multipart, json, raw
     headers: dict[str, str] = field(default_factory=dict)
     cookie: object = None
-    raw_body: bytes = b""
+    raw_body: object = b""  # bytes, or a Live body
 
 
 def headers(auth: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, str]]:
@@ -126,6 +126,7 @@ def headers(auth: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, str]]:
 
 
 AUTH = "@auth"  # a template's Authorization header, mutated like a parameter
+BODY = "@body"  # a template's raw body (its parameters then go in the query)
 
 
 @st.composite
@@ -154,19 +155,21 @@ def cases(draw: st.DrawFn, target: Any) -> Case:
             else:
                 base[name] = draw(values())
         auth = st.just(base.pop(AUTH, None))
+        body = base.pop(BODY, None)
         params = [(n, v) for n, v in base.items() if not isinstance(v, Twice)]
         params += [(n, x) for n, v in base.items() if isinstance(v, Twice) for x in v]
     else:
+        body = None
         params = [(n, draw(values(valid))) for n, valid in t.params.items()
                   if n in t.usually or draw(st.booleans())]
     params += draw(st.lists(st.tuples(names(), values()), max_size=2))
-    placement = "query" if method in ("GET", "HEAD") else "form"
+    placement = "query" if method in ("GET", "HEAD") or body is not None else "form"
     placement = draw(st.sampled_from([placement] * 6 + ["query", "multipart", "json", "raw"]))
     return Case(method=method, params=draw(st.permutations(params)), placement=placement,
                 headers=draw(headers(auth)),
                 cookie=draw(st.sampled_from([None, Live("session"), Live("session"), "junk",
                                              "\xff"])),
-                raw_body=draw(st.binary(max_size=64)))
+                raw_body=body if body is not None else draw(st.binary(max_size=64)))
 
 
 class Twice(tuple):  # type: ignore[type-arg]
@@ -188,14 +191,14 @@ def sweep(target: Any) -> list[Case]:
     credentials) replaced by each NASTY value."""
     out = []
     for template in target.templates:
-        for name, bad in [(None, None), *[(n, v) for n in template if n != AUTH
+        for name, bad in [(None, None), *[(n, v) for n in template if n not in (AUTH, BODY)
                                            for v in NASTY],
                           *[(AUTH, a) for a in BROKEN_AUTH if AUTH in template]]:
             params = {**template, name: bad} if name else dict(template)
-            auth = params.pop(AUTH, None)
-            method = target.methods[0]
+            auth, body = params.pop(AUTH, None), params.pop(BODY, None)
+            method = "POST" if body is not None else target.methods[0]
             out.append(Case(method=method, params=list(params.items()),
-                            placement="query" if method == "GET" else "form",
+                            placement="query" if method == "GET" or body else "form",
                             headers={"Authorization": auth} if auth else {},
-                            cookie=Live("session")))
+                            cookie=Live("session"), raw_body=body or b""))
     return out
