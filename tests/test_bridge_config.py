@@ -20,7 +20,7 @@ agent_id = 1000002
 secret = "corp-secret"
 [[clients]]
 client_id = "app"
-client_secret = "app-secret"
+client_secret = "app-secret-0123456789abcdefghijk"
 redirect_uris = ["https://app.example.com/cb"]
 """
 
@@ -120,10 +120,11 @@ def test_config_secret_file_is_read_and_stripped(make_settings, tmp_path):
 
 
 def test_config_client_secret_file_is_read(make_settings, tmp_path):
-    (tmp_path / "app_secret").write_text("client-secret-from-file", encoding="utf-8")
-    text = MINIMAL.replace('client_secret = "app-secret"', 'client_secret_file = "app_secret"')
+    (tmp_path / "app_secret").write_text("client-secret-from-file-01234567", encoding="utf-8")
+    text = MINIMAL.replace('client_secret = "app-secret-0123456789abcdefghijk"',
+                           'client_secret_file = "app_secret"')
     s = make_settings(text)
-    assert s.clients[0].client_secret.reveal() == "client-secret-from-file"
+    assert s.clients[0].client_secret.reveal() == "client-secret-from-file-01234567"
 
 
 def test_config_secret_file_from_env_is_read(make_settings, tmp_path):
@@ -230,7 +231,7 @@ def test_config_secret_repr_and_str_never_show_value():
 def test_config_settings_repr_never_shows_secrets(make_settings):
     s = make_settings(MINIMAL)
     assert "corp-secret" not in repr(s)
-    assert "app-secret" not in repr(s)
+    assert "app-secret-0123456789abcdefghijk" not in repr(s)
 
 
 def test_config_relative_sqlite_path_resolves_against_config_folder(make_settings, tmp_path):
@@ -305,7 +306,7 @@ def test_config_no_clients_is_refused(make_settings):
 
 
 def test_config_client_without_secret_is_public(make_settings):
-    s = make_settings(MINIMAL.replace('client_secret = "app-secret"', ""))
+    s = make_settings(MINIMAL.replace('client_secret = "app-secret-0123456789abcdefghijk"', ""))
     assert s.clients[0].is_public and s.clients[0].client_secret is None
 
 
@@ -340,8 +341,8 @@ def test_config_empty_wecom_secret_is_a_problem(make_settings):
 
 
 def test_config_empty_client_secret_is_refused_not_made_public(make_settings):
-    problems = problems_of(make_settings, MINIMAL.replace('client_secret = "app-secret"',
-                                                          'client_secret = ""'))
+    problems = problems_of(make_settings, MINIMAL.replace(
+        'client_secret = "app-secret-0123456789abcdefghijk"', 'client_secret = ""'))
     assert len(problems) == 1 and ": clients[0].client_secret: is empty" in problems[0]
 
 

@@ -79,6 +79,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
+    for warning in settings.warnings:
+        log.warning("config: %s", warning)
     log.info("bridge ready issuer=%s clients=%d kid=%s", settings.issuer,
              len(settings.clients), keys.kid)
     return app

@@ -41,6 +41,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seconds to finish requests after SIGTERM ([server] graceful_timeout)")
 
     sub.add_parser("check-config", help="validate the config and print every problem")
+    hashing = sub.add_parser(
+        "hash-secret", help="print a client_secret_hash for a client secret read from stdin",
+        description="Reads a client secret from standard input (never from the command "
+                    "line, where `ps` would show it) and prints the [[clients]] line "
+                    "`client_secret_hash = \"...\"`.")
+    hashing.add_argument("--generate", action="store_true",
+                         help="make a new random secret (256 bits), print it once and its hash")
+    hashing.add_argument("--pbkdf2", action="store_true",
+                         help="PBKDF2-SHA256 instead of salted SHA-256 (for a secret a person "
+                              "chose; the default fast hash suits random secrets)")
+    hashing.add_argument("--allow-short", action="store_true",
+                         help="accept a secret under 32 characters (then PBKDF2 is used; set "
+                              "allow_short_secret = true for the client)")
     doctor = sub.add_parser("doctor", help="check the live setup end to end (WeCom, keys, "
                                            "store) and say what to fix")
     doctor.add_argument("--userid", help="also look up this member with user/get")
@@ -127,8 +140,38 @@ def _config_path(args: argparse.Namespace) -> str | None:
 
 def _check_config(args: argparse.Namespace) -> int:
     s = _settings(args)
+    for warning in s.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"ok: {s.source}: issuer {s.issuer}, {len(s.clients)} client(s), "
           f"store {s.store.url.split('://')[0]}, keys in {s.keys.dir}")
+    return 0
+
+
+def _hash_secret(args: argparse.Namespace) -> int:
+    import secrets
+
+    from .config.secret_hash import MIN_SECRET_LENGTH, PBKDF2, SHA256, hash_secret
+
+    if args.generate:
+        secret = secrets.token_urlsafe(32)
+        print(f"client_secret (give it to the app; it is not shown again): {secret}")
+    else:
+        if sys.stdin.isatty():
+            import getpass
+
+            secret = getpass.getpass("client secret: ")
+        else:
+            secret = sys.stdin.readline().rstrip("\r\n")
+        if not secret:
+            print("wecom-oidc: no secret on standard input", file=sys.stderr)
+            return 2
+        if len(secret) < MIN_SECRET_LENGTH and not args.allow_short:
+            print(f"wecom-oidc: the secret is {len(secret)} characters; use "
+                  f"{MIN_SECRET_LENGTH} or more (--generate makes one) or pass --allow-short",
+                  file=sys.stderr)
+            return 2
+    slow = args.pbkdf2 or len(secret) < MIN_SECRET_LENGTH
+    print(f'client_secret_hash = "{hash_secret(secret, PBKDF2 if slow else SHA256)}"')
     return 0
 
 
@@ -284,6 +327,7 @@ def _login(args: argparse.Namespace) -> int:
 _COMMANDS = {
     "serve": _serve,
     "check-config": _check_config,
+    "hash-secret": _hash_secret,
     "doctor": _doctor,
     "keys": _keys,
     "emulator": _emulator,

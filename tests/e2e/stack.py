@@ -28,7 +28,7 @@ WECOM_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/
             "(KHTML, like Gecko) Mobile/15E148 wxwork/4.1.6 MicroMessenger/7.0.1 Language/zh")
 WEB_REDIRECT = "https://rp.example/callback"
 CLI_REDIRECT = "http://127.0.0.1:18000/callback"
-CONFIDENTIAL = ("webapp", "webapp-secret-0123456789")
+CONFIDENTIAL = ("webapp", "webapp-secret-0123456789-0123456")
 PUBLIC = "cli"
 
 

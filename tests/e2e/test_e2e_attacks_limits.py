@@ -1,6 +1,7 @@
 """Rate limits, attacked end to end against the real stack (gunicorn, 2 workers, one
-SQLite store): online guessing of a client secret, a flood of junk WeCom callbacks
-(each one a WeCom API call: quota amplification), floods of the browser and program
+SQLite store): online guessing of a client secret (kept as a hash in the config), a
+flood of junk WeCom callbacks (each one a WeCom API call: quota amplification), floods
+of the browser and program
 endpoints. The bridge trusts one proxy hop here, so every test plays its attacker
 from an address of its own (X-Forwarded-For), as a deployment behind a proxy sees it.
 
@@ -15,6 +16,8 @@ import re
 
 import pytest
 import requests
+
+from wecom_oidc.config.secret_hash import hash_secret
 
 from .stack import (
     CONFIDENTIAL,
@@ -53,7 +56,7 @@ userinfo_per_ip = "10/1d"
 
 [[clients]]
 client_id = "{VICTIM[0]}"
-client_secret = "{VICTIM[1]}"
+client_secret_hash = "{hash_secret(VICTIM[1])}"
 redirect_uris = ["{VICTIM[2]}"]
 
 [[clients]]
@@ -187,6 +190,7 @@ def test_token_and_userinfo_floods_get_oauth_json_errors(stack):
 
 
 def test_a_login_to_another_client_still_works_beside_the_attacks(stack):
+    # payroll's secret is configured as a hash: the code exchange checks against it.
     # (webapp's callbacks are used up for the day by the junk flood above: the
     # callback limit trades that app's logins for the WeCom quota every app shares.)
     b = from_ip(next(_addresses))

@@ -12,8 +12,8 @@ import pytest
 
 from .stack import RelyingParty, browser, follow_to_client, qr_login, start_stack
 
-GRAFANA = ("grafana", "grafana-secret-0123456789", "https://grafana.example/login/generic_oauth")
-SRE_ONLY = ("sre-only", "sre-only-secret-0123456789", "https://sre.example/cb")
+GRAFANA = ("grafana", "grafana-secret-0123456789-012345", "https://grafana.example/login/generic_oauth")
+SRE_ONLY = ("sre-only", "sre-only-secret-0123456789-01234", "https://sre.example/cb")
 
 EXTRA = f"""
 [[clients]]

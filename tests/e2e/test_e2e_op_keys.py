@@ -17,9 +17,9 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .stack import RelyingParty, browser, qr_login, start_stack
+from .stack import CONFIDENTIAL, RelyingParty, browser, qr_login, start_stack
 
-ES = ("es-app", "es-app-secret-0123456789", "https://es.example/callback")
+ES = ("es-app", "es-app-secret-0123456789-0123456", "https://es.example/callback")
 EXTRA = f"""
 [[clients]]
 client_id = "{ES[0]}"
@@ -208,7 +208,7 @@ def test_rotate_old_access_token_still_accepted_by_userinfo_and_introspection(ro
     r = requests.get(s.bridge_url + "/userinfo", timeout=5,
                      headers={"Authorization": "Bearer " + token["access_token"]})
     assert r.status_code == 200
-    body = requests.post(s.bridge_url + "/introspect", auth=("webapp", "webapp-secret-0123456789"),
+    body = requests.post(s.bridge_url + "/introspect", auth=CONFIDENTIAL,
                          data={"token": token["access_token"]}, timeout=5).json()
     assert body["active"] is True
 

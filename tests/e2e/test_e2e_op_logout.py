@@ -19,9 +19,9 @@ from joserfc.jwk import KeySet
 from .stack import RelyingParty, browser, free_port, qr_login, start_stack
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-PORTAL = ("portal", "portal-secret-0123456789", "https://portal.example/callback")
+PORTAL = ("portal", "portal-secret-0123456789-0123456", "https://portal.example/callback")
 PORTAL_BYE = "https://portal.example/logged-out"
-WIKI = ("wiki", "wiki-secret-0123456789", "https://wiki.example/callback")
+WIKI = ("wiki", "wiki-secret-0123456789-012345678", "https://wiki.example/callback")
 WIKI_BYE = "https://wiki.example/bye"
 WIKI_FRONTCHANNEL = "https://wiki.example/frontchannel-logout"
 SCOPE = "openid profile offline_access"

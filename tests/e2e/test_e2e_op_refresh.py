@@ -13,9 +13,9 @@ from .stack import RelyingParty, qr_login, start_stack
 
 RECHECK_TTL = 2
 OFFLINE = "openid profile email offline_access"
-ALWAYS = ("always", "always-secret-0123456789", "https://always.example/callback")
-NEVER = ("never", "never-secret-0123456789", "https://never.example/callback")
-OTHER = ("other", "other-secret-0123456789", "https://other.example/callback")
+ALWAYS = ("always", "always-secret-0123456789-0123456", "https://always.example/callback")
+NEVER = ("never", "never-secret-0123456789-01234567", "https://never.example/callback")
+OTHER = ("other", "other-secret-0123456789-01234567", "https://other.example/callback")
 
 EXTRA = f"""
 [tokens]

@@ -19,7 +19,7 @@ from .stack import (
     start_stack,
 )
 
-APP2 = ("app2", "app2-secret-0123456789", "https://app2.example/callback")
+APP2 = ("app2", "app2-secret-0123456789-012345678", "https://app2.example/callback")
 COOKIE = "op_session"
 LIFETIME = 3600
 

@@ -13,7 +13,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from .stack import CONFIDENTIAL, RelyingParty, browser, qr_login, start_stack
 
-OTHER = ("other", "other-secret-0123456789", "https://other.example/callback")
+OTHER = ("other", "other-secret-0123456789-01234567", "https://other.example/callback")
 EXTRA = f"""
 [[clients]]
 client_id = "{OTHER[0]}"

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from .stack import RelyingParty, browser, qr_login, scan
+from .stack import CONFIDENTIAL, RelyingParty, browser, qr_login, scan
 
 
 def _to_callback(stack, userid: str = "zhangsan") -> tuple[object, str]:
@@ -78,7 +78,7 @@ def test_token_reused_code_refused_and_first_tokens_revoked(stack):
     back = qr_login(stack, started["url"], "zhangsan")
     token, _, _ = rp.finish(back, started)
     code = parse_qs(urlsplit(back).query)["code"][0]
-    again = requests.post(stack.bridge_url + "/token", auth=("webapp", "webapp-secret-0123456789"),
+    again = requests.post(stack.bridge_url + "/token", auth=CONFIDENTIAL,
                           data={"grant_type": "authorization_code", "code": code,
                                 "redirect_uri": "https://rp.example/callback",
                                 "code_verifier": started["code_verifier"]}, timeout=5)

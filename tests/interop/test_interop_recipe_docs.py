@@ -25,7 +25,7 @@ PAGES = sorted(RECIPES.glob("*.md"))
 DUMMY_CLIENT = """
 [[clients]]
 client_id = "dummy"
-client_secret = "dummy-secret-0123456789abcdef"
+client_secret = "dummy-secret-0123456789abcdef-0123"
 redirect_uris = ["https://dummy.example/callback"]
 """
 

@@ -55,8 +55,8 @@ class FakeUpstream:
 # --- settings ------------------------------------------------------------------------
 
 ISSUER = "https://sso.example.com"
-APP_ID, APP_SECRET, APP_REDIRECT = "app", "app-secret-4f1c9a7e", "https://app.example.com/cb"
-OTHER_ID, OTHER_SECRET = "other", "other-secret-8d2b"
+APP_ID, APP_SECRET, APP_REDIRECT = "app", "app-secret-4f1c9a7e-0123456789ab", "https://app.example.com/cb"
+OTHER_ID, OTHER_SECRET = "other", "other-secret-8d2b-0123456789abcd"
 OTHER_REDIRECT = "https://other.example.com/cb"
 CLI_ID, CLI_REDIRECT = "cli", "http://127.0.0.1:8000/callback"
 

@@ -145,7 +145,8 @@ def test_callback_under_issuer_prefix_redirects_with_prefixed_iss(build_app):
 
 def test_callback_redirect_uri_with_query_keeps_it_and_appends_code_and_iss(build_app):
     redirect = "https://q.example.com/cb?tenant=7"
-    app, _ = build_app(env={"WECOM_OIDC_CLIENTS": '[{"client_id": "q", "client_secret": "qs",'
+    app, _ = build_app(env={"WECOM_OIDC_CLIENTS": '[{"client_id": "q", "client_secret": "qs-'
+                                                  '0123456789abcdefghijklmnopqrstu",'
                                                   f' "redirect_uris": ["{redirect}"]}}]'})
     http = app.test_client()
     resp = finish_login(http, start_login(http, client_id="q", redirect_uri=redirect))

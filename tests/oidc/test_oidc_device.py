@@ -28,7 +28,7 @@ allow_users = ["lisi"]
 
 [[clients]]
 client_id = "secret-tv"
-client_secret = "secret-tv-0123456789"
+client_secret = "secret-tv-0123456789-0123456789a"
 grant_types = ["authorization_code", "{DEVICE_CODE}"]
 redirect_uris = ["https://tv.example.com/cb"]
 """
@@ -125,7 +125,8 @@ def test_device_unknown_client_invalid_client(http):
 def test_device_confidential_client_must_authenticate(http):
     refused = http.post("/device/code", data={"client_id": "secret-tv"})
     assert refused.get_json()["error"] == "invalid_client"
-    ok = http.post("/device/code", headers=basic_auth("secret-tv", "secret-tv-0123456789"))
+    ok = http.post("/device/code",
+                   headers=basic_auth("secret-tv", "secret-tv-0123456789-0123456789a"))
     assert ok.status_code == 200
 
 

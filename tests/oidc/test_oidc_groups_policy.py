@@ -24,12 +24,12 @@ from wecom_oidc.identity import Identity
 RESTRICTED = """
 [[clients]]
 client_id = "hr"
-client_secret = "hr-secret-0123456789"
+client_secret = "hr-secret-0123456789-0123456789a"
 redirect_uris = ["https://hr.example.com/cb"]
 allow_departments = ["2"]
 extra_claims = { dept = "department_ids" }
 """
-HR = ("hr", "hr-secret-0123456789", "https://hr.example.com/cb")
+HR = ("hr", "hr-secret-0123456789-0123456789a", "https://hr.example.com/cb")
 
 
 class MovingUpstream(FakeUpstream):

@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .secret_hash import MIN_SECRET_LENGTH, parse_secret_hash
 from .settings import (
     AUTHORIZATION_CODE,
     EXTRA_CLAIM_SOURCES,
@@ -151,7 +152,7 @@ class ClientRules:
                 self.redirect_uri(f"{prefix}.post_logout_redirect_uris[{j}]", u)
             out.append(ClientSettings(
                 client_id=cid, redirect_uris=uris, post_logout_redirect_uris=logout,
-                client_secret=self.secret(c, prefix, "client_secret", required=False),
+                **self.client_secret(c, prefix),
                 name=self.get(c, prefix, "name", str, ""),
                 refresh_tokens=self.choice(c, prefix, "refresh_tokens",
                                            ("offline_access", "always", "never")),
@@ -177,6 +178,38 @@ class ClientRules:
                          f"{', '.join(GRANT_TYPES)}, got {list(value)!r}")
             return (AUTHORIZATION_CODE,)
         return tuple(dict.fromkeys(value))
+
+    def client_secret(self, c: dict, prefix: str) -> dict[str, Any]:
+        """client_secret or client_secret_hash (neither: a public client). A secret is
+        32 characters or more unless allow_short_secret says otherwise: online guessing
+        is rate limited, offline guessing of a leaked hash or log is not."""
+        secret = self.secret(c, prefix, "client_secret", required=False)
+        hashed = self.get(c, prefix, "client_secret_hash", str, "").strip()
+        allow_short = self.get(c, prefix, "allow_short_secret", bool, False)
+        if secret is not None and hashed:
+            self.problem(f"{prefix}.client_secret_hash",
+                         "give either client_secret or client_secret_hash, not both")
+        if hashed:
+            try:
+                parsed = parse_secret_hash(hashed)
+            except ValueError as e:
+                self.problem(f"{prefix}.client_secret_hash", str(e))
+            else:
+                if allow_short and not parsed.slow:
+                    self.warn(f"{prefix}.allow_short_secret", "a short secret under a fast "
+                              "hash can be guessed offline from a leaked config: hash it "
+                              "with `wecom-oidc hash-secret --pbkdf2`")
+        elif secret is not None and len(secret.reveal()) < MIN_SECRET_LENGTH:
+            if allow_short:
+                self.warn(f"{prefix}.client_secret", f"shorter than {MIN_SECRET_LENGTH} "
+                          "characters (allowed by allow_short_secret)")
+            else:
+                self.problem(f"{prefix}.client_secret",
+                             f"is {len(secret.reveal())} characters: use {MIN_SECRET_LENGTH} "
+                             "or more (`wecom-oidc hash-secret --generate` makes one), or "
+                             "set allow_short_secret = true for this client")
+        return dict(client_secret=secret, client_secret_hash=hashed,
+                    allow_short_secret=allow_short)
 
     def choice(self, sec: dict, prefix: str, key: str, allowed: tuple[str, ...]) -> str:
         """One of `allowed`; the first is the default."""

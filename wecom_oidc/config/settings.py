@@ -66,6 +66,10 @@ class ClientSettings:
     client_id: str
     redirect_uris: tuple[str, ...]
     client_secret: Secret | None = None
+    # The secret as a hash instead ("sha256$..." from `wecom-oidc hash-secret`).
+    client_secret_hash: str = ""
+    # Admit a client_secret shorter than 32 characters (with a warning).
+    allow_short_secret: bool = False
     post_logout_redirect_uris: tuple[str, ...] = ()
     name: str = ""
     # "offline_access": a refresh token when that scope is granted; "always"; "never".
@@ -104,7 +108,7 @@ class ClientSettings:
 
     @property
     def is_public(self) -> bool:
-        return self.client_secret is None
+        return self.client_secret is None and not self.client_secret_hash
 
 
 # Redis store URLs (the store package parses them; config imports nothing of ours).
@@ -343,6 +347,8 @@ class Settings:
     groups: GroupsSettings = field(default_factory=GroupsSettings)
     limits: LimitSettings = field(default_factory=LimitSettings)
     offboarding: OffboardingSettings = field(default_factory=OffboardingSettings)
+    # What check-config and start-up print as warnings (the config still loads).
+    warnings: tuple[str, ...] = ()
     upstream: str = "wecom"  # the upstream registry's name (upstream/registry.py)
     source: str = "<defaults>"
 

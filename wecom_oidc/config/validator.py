@@ -40,9 +40,13 @@ class Validator(ClientRules):
         self._plain = raw
         self.raw, self.source, self.base = track(raw, self._asked), source, base
         self.problems: list[str] = []
+        self.warnings: list[str] = []
 
     def problem(self, key: str, msg: str) -> None:
         self.problems.append(f"{self.source}: {key}: {msg}")
+
+    def warn(self, key: str, msg: str) -> None:
+        self.warnings.append(f"{self.source}: {key}: {msg}")
 
     def section(self, name: str) -> dict[str, Any]:
         value = self.raw.get(name, {})
@@ -227,6 +231,7 @@ class Validator(ClientRules):
                         server=server, tokens=tokens, claims=claims, session=session,
                         groups=groups, limits=limits, offboarding=offboarding,
                         source=self.source,
+                        warnings=tuple(self.warnings),
                         upstream=upstream)
 
     def offboarding(self) -> OffboardingSettings:

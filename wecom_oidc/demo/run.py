@@ -154,6 +154,8 @@ def write_config(workdir: Path, *, issuer: str, emulator_url: str, emu: Any,
     are relative to the file, so the folder can move."""
     for stale in workdir.glob("bridge.db*"):  # tokens of a previous emulator run
         stale.unlink()
+    from ..config.secret_hash import hash_secret
+
     q = json.dumps  # a JSON string is a valid TOML basic string
     bind = issuer.split("://", 1)[1]
     text = f"""\
@@ -186,7 +188,8 @@ wecom_email_verified = true
 
 [[clients]]
 client_id = {q(CLIENT_ID)}
-client_secret = {q(client_secret)}
+# The sample app's secret, as `wecom-oidc hash-secret` hashes it: only the app has it.
+client_secret_hash = {q(hash_secret(client_secret))}
 name = "Sample app"
 redirect_uris = [{q(app_url + "/callback")}]
 post_logout_redirect_uris = [{q(app_url + "/")}]

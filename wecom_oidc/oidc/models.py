@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +12,7 @@ from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 
 from ..config import AUTHORIZATION_CODE, DEVICE_CODE, LOOPBACK_HOSTS, ClientSettings
+from ..config.secret_hash import Verifier, parse_secret_hash
 from .claims import SCOPES
 
 
@@ -21,12 +23,12 @@ class Client(ClientMixin):
     def __init__(self, settings: ClientSettings):
         self.settings = settings
         self.client_id = settings.client_id
-        self._secret = settings.client_secret.reveal().encode() if settings.client_secret else None
+        self._check_secret = _secret_checker(settings)
         self._redirects = frozenset(settings.redirect_uris)
 
     @property
     def is_public(self) -> bool:
-        return self._secret is None
+        return self._check_secret is None
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -80,9 +82,9 @@ class Client(ClientMixin):
         return False
 
     def check_client_secret(self, client_secret: str) -> bool:
-        if self._secret is None:
+        if self._check_secret is None:
             return False
-        return hmac.compare_digest(self._secret, client_secret.encode())
+        return self._check_secret(client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if self.is_public:
@@ -102,6 +104,17 @@ class Client(ClientMixin):
             return self.settings.refresh_tokens != "never"
         return grant_type in (AUTHORIZATION_CODE, DEVICE_CODE) and \
             grant_type in self.settings.grant_types
+
+
+def _secret_checker(settings: ClientSettings) -> Callable[[str], bool] | None:
+    """Constant-time comparison with the configured secret or its hash; None for a
+    public client."""
+    if settings.client_secret is not None:
+        expected = settings.client_secret.reveal().encode()
+        return lambda given: hmac.compare_digest(expected, given.encode())
+    if settings.client_secret_hash:
+        return Verifier(parse_secret_hash(settings.client_secret_hash))
+    return None
 
 
 def _host(hostname: str) -> str:
