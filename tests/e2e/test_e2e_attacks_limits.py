@@ -2,7 +2,8 @@
 SQLite store): online guessing of a client secret (kept as a hash in the config), a
 flood of junk WeCom callbacks (each one a WeCom API call: quota amplification), floods
 of the browser and program endpoints. The bridge trusts one proxy hop here, so every
-test plays its attacker from an address of its own (X-Forwarded-For), as a deployment behind a proxy sees it.
+test plays its attacker from an address of its own (X-Forwarded-For), as a deployment
+behind a proxy sees it.
 
 Windows are a day long, so no test straddles one (windows are aligned on the clock);
 the end of a window is tested with an injected clock in tests/web/test_web_rate_limits.py.
