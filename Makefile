@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_PORT ?= 9000
 NODE_RP := tests/interop/node
+SPA := tests/browser/spa
 
 APPS_VENVS ?= .venv-apps
 APPS_DIR := tests/apps
 
-.PHONY: install browser interop apache redis apps demo test serve bench bench-micro lint clean
+.PHONY: install browser interop apache redis apps demo test serve bench bench-micro lint clean spa
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +26,7 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/wecom-oidc serve
 
-test: $(STAMP) browser interop redis apps
+test: $(STAMP) browser interop spa redis apps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The browser tests drive the distribution's Chromium (never a browser build downloaded
@@ -54,6 +55,18 @@ $(NODE_RP)/node_modules/.package-lock.json: $(NODE_RP)/package.json $(NODE_RP)/p
 	    || echo "npm ci failed: the openid-client tests will skip (and fail in CI)"; \
 	else \
 	  echo "npm not found: the openid-client tests will skip (and fail in CI)"; \
+	fi
+
+# The single-page app of tests/browser/test_browser_spa.py: oidc-client-ts from npm, every
+# package pinned with its integrity by tests/browser/spa/package-lock.json.
+spa: $(SPA)/node_modules/.package-lock.json
+
+$(SPA)/node_modules/.package-lock.json: $(SPA)/package.json $(SPA)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(SPA) --no-audit --no-fund --loglevel=error \
+	    || echo "npm ci failed: the single-page app test will skip (and fail in CI)"; \
+	else \
+	  echo "npm not found: the single-page app test will skip (and fail in CI)"; \
 	fi
 
 apache:

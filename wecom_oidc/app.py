@@ -23,7 +23,7 @@ from .ratelimit import RateLimiter
 from .store import StateStore, open_store
 from .upstream.base import RefreshingUpstream, Upstream, Wiring
 from .upstream.registry import build_upstream
-from .web import limits, params, rate_limits
+from .web import cors, limits, params, rate_limits
 from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
@@ -70,6 +70,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     limits.init_app(app)
     params.init_app(app)
     init_security_headers(app, (settings.wecom.authorize_url, settings.wecom.web_login_url))
+    cors.init_app(app, settings)
     rate_limits.init_app(app, RateLimiter(store, settings.limits, clock=clock,
                                           on_limited=metrics.limited),
                          on_failed_auth=metrics.client_auth_failed)

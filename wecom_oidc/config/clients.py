@@ -153,6 +153,7 @@ class ClientRules:
             out.append(ClientSettings(
                 client_id=cid, redirect_uris=uris, post_logout_redirect_uris=logout,
                 **self.client_secret(c, prefix),
+                allowed_origins=self.origins(c, prefix),
                 name=self.get(c, prefix, "name", str, ""),
                 refresh_tokens=self.choice(c, prefix, "refresh_tokens",
                                            ("offline_access", "always", "never")),
@@ -210,6 +211,28 @@ class ClientRules:
                              "set allow_short_secret = true for this client")
         return dict(client_secret=secret, client_secret_hash=hashed,
                     allow_short_secret=allow_short)
+
+    def origins(self, c: dict, prefix: str) -> tuple[str, ...]:
+        """allowed_origins: exact browser origins, https unless loopback, no wildcard."""
+        value = self.get(c, prefix, "allowed_origins", tuple, ())
+        for j, origin in enumerate(value):
+            key = f"{prefix}.allowed_origins[{j}]"
+            parts = urlsplit(origin)
+            if "*" in origin:
+                self.problem(key, "a wildcard is never allowed: list each origin")
+            elif parts.scheme not in ("http", "https") or not parts.hostname:
+                self.problem(key, f"{origin!r} must be scheme://host[:port], "
+                             "e.g. https://app.example.com")
+            elif parts.path or parts.query or parts.fragment or "@" in parts.netloc:
+                self.problem(key, f"{origin!r}: an origin has no path, query or user")
+            elif parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+                self.problem(key, f"{origin!r}: must use https (plain http only on loopback)")
+            else:
+                try:
+                    parts.port  # noqa: B018 - raises on a malformed port
+                except ValueError:
+                    self.problem(key, f"{origin!r}: the port is not a number in 1-65535")
+        return value
 
     def choice(self, sec: dict, prefix: str, key: str, allowed: tuple[str, ...]) -> str:
         """One of `allowed`; the first is the default."""

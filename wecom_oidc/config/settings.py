@@ -70,6 +70,9 @@ class ClientSettings:
     client_secret_hash: str = ""
     # Admit a client_secret shorter than 32 characters (with a warning).
     allow_short_secret: bool = False
+    # Browser origins (scheme://host[:port]) allowed CORS on token, userinfo and revoke,
+    # besides the origins of a public client's redirect URIs.
+    allowed_origins: tuple[str, ...] = ()
     post_logout_redirect_uris: tuple[str, ...] = ()
     name: str = ""
     # "offline_access": a refresh token when that scope is granted; "always"; "never".

@@ -1,0 +1,70 @@
+"""CORS for browser-based apps (single-page apps on oidc-client-ts and the like: public
+clients with PKCE, per the OAuth 2.0 for Browser-Based Apps BCP).
+
+Discovery and the JWKS are public documents and answer any origin with `*` (views.py).
+The token, userinfo and revocation endpoints answer only the origins a client may run
+on: the origin of each public client's redirect URIs, plus any client's
+`allowed_origins`. The request's Origin is echoed only when it is one of those, never
+a wildcard and never a reflection of whatever came; `Vary: Origin` always, so no cache
+hands one origin's answer to another. No credentials (cookies) are allowed: these
+endpoints authenticate with the request itself.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, request
+
+from ..config import Settings
+
+# endpoint -> the methods a browser app may use on it.
+CORS_ENDPOINTS = {"bridge.token": "POST", "bridge.revoke": "POST",
+                  "bridge.userinfo": "GET, POST"}
+ALLOW_HEADERS = "Authorization, Content-Type"
+EXPOSE_HEADERS = "WWW-Authenticate, Retry-After"
+MAX_AGE = "600"
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] as a browser sends it in Origin (default port left out)."""
+    parts = urlsplit(url)
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+
+
+def allowed_origins(settings: Settings) -> frozenset[str]:
+    """Every origin some client may call the browser endpoints from."""
+    origins: set[str] = set()
+    for client in settings.clients:
+        if client.is_public:
+            origins.update(origin_of(u) for u in client.redirect_uris
+                           if u.startswith(("http://", "https://")))
+        origins.update(origin_of(o) for o in client.allowed_origins)
+    return frozenset(origins)
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    allowed = allowed_origins(settings)
+
+    @app.after_request
+    def _cors(resp: Response) -> Response:
+        methods = CORS_ENDPOINTS.get(request.endpoint or "")
+        if methods is None:
+            return resp
+        resp.vary.add("Origin")
+        origin = request.headers.get("Origin", "")
+        if origin not in allowed:
+            return resp
+        resp.headers["Access-Control-Allow-Origin"] = origin
+        if request.method == "OPTIONS":
+            resp.headers["Access-Control-Allow-Methods"] = methods
+            resp.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+            resp.headers["Access-Control-Max-Age"] = MAX_AGE
+        else:
+            resp.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+        return resp
