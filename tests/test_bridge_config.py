@@ -430,7 +430,7 @@ def test_config_log_level_and_audit_log(make_settings, tmp_path):
 
 def test_config_unknown_access_token_format_is_a_problem(make_settings):
     problems = problems_of(make_settings, MINIMAL.replace(
-        'client_secret = "app-secret"',
-        'client_secret = "app-secret"\naccess_token_format = "paseto"'))
+        'client_secret = "app-secret-0123456789abcdefghijk"',
+        'client_secret = "app-secret-0123456789abcdefghijk"\naccess_token_format = "paseto"'))
     assert len(problems) == 1
     assert ": clients[0].access_token_format: must be one of jwt, opaque" in problems[0]

@@ -10,7 +10,7 @@ import pytest
 
 from .stack import RelyingParty, browser, qr_login, scan, start_stack
 
-SRE_ONLY = ("sre-only", "sre-only-secret-0123456789", "https://sre.example/cb")
+SRE_ONLY = ("sre-only", "sre-only-secret-0123456789-01234", "https://sre.example/cb")
 EXTRA = f"""
 [[clients]]
 client_id = "{SRE_ONLY[0]}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from fakes import APP_ID, APP_SECRET, basic_auth, exchange, login
 
-OPAQUE = ("opaque-app", "opaque-app-secret-0123456789", "https://opaque.example.com/cb")
+OPAQUE = ("opaque-app", "opaque-app-secret-0123456789-0123", "https://opaque.example.com/cb")
 EXTRA = f"""
 [[clients]]
 client_id = "{OPAQUE[0]}"
