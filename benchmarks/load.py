@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import aiohttp
 from yarl import URL
 
-SECRET = "webapp-secret-0123456789"
+SECRET = "webapp-secret-0123456789-0123456"
 REDIRECT = "https://rp.example/callback"
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36"
 WECOM_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 "

@@ -175,12 +175,12 @@ email_template = "{{userid}}@corp.example"
 
 [[clients]]
 client_id = "webapp"
-client_secret = "webapp-secret-0123456789"
+client_secret = "webapp-secret-0123456789-0123456"
 redirect_uris = ["https://rp.example/callback"]
 
 [[clients]]
 client_id = "webapp-opaque"
-client_secret = "webapp-secret-0123456789"
+client_secret = "webapp-secret-0123456789-0123456"
 redirect_uris = ["https://rp.example/callback"]
 access_token_format = "opaque"
 
