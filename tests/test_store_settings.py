@@ -59,7 +59,7 @@ def test_cli_serve_memory_with_two_workers_refused_before_starting(tmp_path):
     config.write_text('issuer = "http://127.0.0.1:9"\n[wecom]\ncorp_id = "ww1"\n'
                       'agent_id = 1\nsecret = "s"\n[store]\nurl = "memory://"\n'
                       f'[keys]\ndir = "{tmp_path}/keys"\n[[clients]]\nclient_id = "app"\n'
-                      'client_secret = "app-secret-0123456789"\n'
+                      'client_secret = "app-secret-0123456789-0123456789"\n'
                       'redirect_uris = ["https://app.example.com/cb"]\n', encoding="utf-8")
     r = subprocess.run([sys.executable, "-m", "wecom_oidc.cli", "--config", str(config),
                         "serve", "--workers", "2", "--bind", "127.0.0.1:0"],
