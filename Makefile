@@ -10,7 +10,7 @@ SPA := tests/browser/spa
 APPS_VENVS ?= .venv-apps
 APPS_DIR := tests/apps
 
-.PHONY: install browser interop apache redis apps demo test serve bench bench-micro lint clean spa
+.PHONY: install browser interop apache redis apps demo test serve bench bench-micro soak lint clean spa
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -132,6 +132,12 @@ fuzz: $(STAMP)
 # a load driver, both stores, a table of figures and targets. Under 10 minutes.
 bench: $(STAMP) redis
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The fault soak (docs/operations.md): 2 replicas on a Redis of its own + 1 on SQLite, the
+# emulator's fault schedule, virtual users; prints the table, exits 1 if a target is missed.
+SOAK_ARGS ?= --duration 180 --users 16
+soak: $(STAMP)
+	PYTHONPATH=tests $(BIN)/python -m soak.soak $(SOAK_ARGS)
 
 # In-process CPU per login (no HTTP, pytest-benchmark): for profiling one code path.
 bench-micro: $(STAMP)
