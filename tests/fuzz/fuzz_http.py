@@ -135,11 +135,12 @@ def send(env: FuzzEnv, target: Target, case: Case) -> requests.Response:
     if case.cookie is not None:
         http.cookies.set(COOKIE, live(case.cookie))
     kwargs: dict[str, Any] = {}
+    body = live(case.raw_body)
+    raw = body if isinstance(body, bytes) else str(body).encode()
     if case.placement == "query" or case.method in ("GET", "HEAD"):
         url += "?" + urlencode(pairs)
         if case.method not in ("GET", "HEAD"):
-            body = live(case.raw_body)
-            kwargs["data"] = body if isinstance(body, bytes) else str(body).encode()
+            kwargs["data"] = raw
     elif case.placement == "form":
         kwargs["data"] = urlencode(pairs).encode()
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
@@ -150,7 +151,7 @@ def send(env: FuzzEnv, target: Target, case: Case) -> requests.Response:
         kwargs["data"] = json.dumps({_text(n): _text(v) for n, v in pairs}).encode()
         headers.setdefault("Content-Type", "application/json")
     else:
-        kwargs["data"] = case.raw_body
+        kwargs["data"] = raw
     TRIED[target.name] += 1
     return http.request(case.method, url, headers=headers, allow_redirects=False, timeout=30,
                         **kwargs)
