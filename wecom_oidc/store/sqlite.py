@@ -99,6 +99,7 @@ class SqliteStore:
         self._clock = clock
         self._local = threading.local()
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
         self._conns: list[sqlite3.Connection] = []
         self._pid = os.getpid()
         self._writes = 0
@@ -146,6 +147,7 @@ class SqliteStore:
             with self._lock:
                 self._orphans.extend(self._conns)
                 self._pid, self._local, self._conns = os.getpid(), threading.local(), []
+                self._write_lock = threading.Lock()  # a copy could be held by a dead thread
         db = getattr(self._local, "db", None)
         if db is None:
             db = self._connect()
@@ -155,10 +157,21 @@ class SqliteStore:
         return db
 
     @contextlib.contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        """A connection; any sqlite error becomes StoreUnavailable (no key in the text)."""
+    def _db(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+        """A connection; any sqlite error becomes StoreUnavailable (no key in the text).
+
+        Writers of one process take turns on a lock first. SQLite's own busy handler
+        sleeps and retries with growing pauses, so with dozens of threads writing at
+        once some of them lose every round and reach busy_timeout (503s under load);
+        queued on a Python lock, each process has one writer at the SQLite lock and
+        every statement is a few tens of microseconds."""
         try:
-            yield self._conn()
+            db = self._conn()
+            if write:
+                with self._write_lock:
+                    yield db
+            else:
+                yield db
         except sqlite3.Error as exc:
             log.warning("store=sqlite error=%s", type(exc).__name__)
             raise StoreUnavailable(f"SQLite store {self.path.name}: {exc}") from exc
@@ -220,7 +233,7 @@ class SqliteStore:
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         hkey = hash_key(kind, key)
-        with self._db() as db:
+        with self._db(write=False) as db:
             row = db.execute(
                 "SELECT record FROM records WHERE hkey = ? AND expires_at > ?",
                 (hkey, self._clock()),
@@ -274,7 +287,7 @@ class SqliteStore:
 
     def index_members(self, kind: str, key: str) -> list[str]:
         hkey = hash_key(kind, key)
-        with self._db() as db:
+        with self._db(write=False) as db:
             rows = db.execute("SELECT member FROM set_members WHERE hkey = ? AND expires_at > ?"
                               " ORDER BY member", (hkey, self._clock())).fetchall()
         return [r[0] for r in rows]
@@ -285,7 +298,7 @@ class SqliteStore:
             db.execute("DELETE FROM set_members WHERE hkey = ? AND member = ?", (hkey, member))
 
     def ping(self) -> None:
-        with self._db() as db:
+        with self._db(write=False) as db:
             db.execute("SELECT count(*) FROM records WHERE hkey = ''").fetchone()
 
     def purge(self) -> int:
