@@ -32,6 +32,12 @@ CONFIDENTIAL = ("webapp", "webapp-secret-0123456789-0123456")
 PUBLIC = "cli"
 
 
+# Building a Flask app compiles its URL rules with ast.parse, which CPython 3.11 does
+# not make safe across threads ("AST constructor recursion depth mismatch"): tests that
+# start relying parties from a thread pool build them one at a time.
+_FLASK_SETUP = threading.Lock()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -158,7 +164,8 @@ class RelyingParty:
         """The registered `webapp` (or `cli` when `public`), or any client given by
         `client_id` (public unless `client_secret`) and its `redirect_uri`."""
         self.stack = stack
-        self.app = Flask("relying-party")
+        with _FLASK_SETUP:
+            self.app = Flask("relying-party")
         self.app.secret_key = secrets.token_hex(16)
         oauth = OAuth(self.app)
         kwargs = {"scope": scope, "code_challenge_method": "S256"}
