@@ -225,9 +225,10 @@ class Rate:
 DEFAULT_RATES: dict[str, str] = {
     "authorize_per_ip": "3000/1m",
     "authorize_per_client": "6000/1m",
-    # Each callback costs one WeCom API call (quota: 10,000 per minute per corp).
-    "callback_per_ip": "1200/1m",
-    "callback_per_client": "2000/1m",
+    # Each callback costs WeCom API calls (quota: 10,000 per minute per corp); a whole
+    # company behind one NAT address signs in through one per_ip counter.
+    "callback_per_ip": "3000/1m",
+    "callback_per_client": "3000/1m",
     "token_per_ip": "6000/1m",
     "token_per_client": "3000/1m",
     "introspect_per_ip": "12000/1m",
