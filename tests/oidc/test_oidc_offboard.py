@@ -54,6 +54,13 @@ def test_revoke_member_twice_finds_nothing(app, provider):
     assert revoke_member(provider, "zhangsan", reason="test").sessions == []
 
 
+def test_revoke_member_session_already_logged_out_not_reported(app, provider):
+    tokens(app, "zhangsan")
+    (sid,) = provider.store.index_members("member_grants", "zhangsan")
+    provider.store.revoke_grant(sid)  # what /end_session does
+    assert revoke_member(provider, "zhangsan", reason="test").sessions == []
+
+
 def test_revoke_member_refreshed_tokens_revoked_too(app, provider):
     first = tokens(app, "zhangsan")
     http = app.test_client()

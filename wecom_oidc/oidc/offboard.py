@@ -47,7 +47,11 @@ def revoke_member(provider: Provider, sub: str, *, reason: str) -> Revoked:
         record = store.get(SESSION_BY_SID, sid) or {}
         clients = sorted(set(store.index_members(GRANT_CLIENTS, sid))
                          | set(record.get("clients") or []))
-        done.records += store.revoke_grant(sid)
+        n = store.revoke_grant(sid)
+        store.index_remove(MEMBER_GRANTS, sub, sid)
+        if n == 0 and not record:
+            continue  # already ended (logout, replay revocation): nobody to tell
+        done.records += n
         done.sessions.append(sid)
         session = Session(cookie="", sid=sid, sub=sub, claims={}, identity={}, auth_time=0,
                           expires_at=0.0, clients=clients)
@@ -57,9 +61,9 @@ def revoke_member(provider: Provider, sub: str, *, reason: str) -> Revoked:
                 done.clients.append(client_id)
             c = provider.clients.get(client_id)
             if c is not None and c.settings.frontchannel_logout_uri and \
-                    not c.settings.backchannel_logout_uri:
+                    not c.settings.backchannel_logout_uri and \
+                    client_id not in done.frontchannel_only:
                 done.frontchannel_only.append(client_id)
-        store.index_remove(MEMBER_GRANTS, sub, sid)
     store.index_remove(LIVE_MEMBERS, ALL, sub)
     store.delete(MEMBER_CHECK, sub)  # the next re-check asks WeCom, not the cache
     if done.sessions:
