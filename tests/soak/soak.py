@@ -37,9 +37,15 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from replicas.pair import replica_config, shared_keys, start_replica
 
+from wecom_oidc.config.settings import DEFAULT_RATES
 from wecom_oidc.emulator.config import EmulatorConfig
 from wecom_oidc.emulator.server import serve
 
+# Every virtual user comes from 127.0.0.1: the per-address rate limits (sized for a
+# company behind one NAT, not for a load generator) would turn the soak into a 429 test.
+NO_LIMITS = "[limits]\n" + "".join(f'{rule} = "off"\n' for rule in DEFAULT_RATES
+                                   if rule.startswith(("authorize", "callback", "token",
+                                                       "userinfo")))
 USERS = ("zhangsan", "lisi", "wangwu", "zhaoliu", "sunqi")
 HANG = 30.0  # a request without an answer for this long is a hang
 OUTCOMES = ("success", "error_page", "crash", "hang", "wrong_user")
@@ -258,8 +264,8 @@ def deploy(workdir: Path) -> Deployment:
     for url in urls:
         issuer_port = ports[0] if url in d.redis_pool.urls else ports[2]
         config = workdir / f"replica-{urlsplit(url).port}.toml"
-        config.write_text(replica_config(issuer_port, emulator, workdir, stores[url], keys),
-                          encoding="utf-8")
+        config.write_text(replica_config(issuer_port, emulator, workdir, stores[url], keys,
+                                         NO_LIMITS), encoding="utf-8")
         d.configs[url] = config
     try:
         for pool in (d.redis_pool, d.sqlite_pool):
