@@ -21,6 +21,7 @@ from .ops.hooks import init_app as init_ops
 from .ops.metrics import Metrics
 from .ratelimit import RateLimiter
 from .store import StateStore, open_store
+from .store.kinds import Kind
 from .upstream.base import RefreshingUpstream, Upstream, Wiring
 from .upstream.registry import build_upstream
 from .web import cors, limits, params, rate_limits
@@ -128,7 +129,7 @@ def init_offboarding(app: Flask, provider: Provider, upstream: Upstream,
                 metrics.member_revoked("callback")
 
         events = ContactEvents(upstream, revoke,
-                               lambda userid: provider.store.delete("member_check", userid),
+                               lambda userid: provider.store.delete(Kind.MEMBER_CHECK, userid),
                                upstream.directory)
         crypto = CallbackCrypto(off.callback_token.reveal(), off.callback_aes_key.reveal(),
                                 settings.wecom.corp_id)

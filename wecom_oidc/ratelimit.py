@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from .config import LimitSettings, Rate
 from .errors import TooManyRequests
 from .store.base import StateStore
+from .store.kinds import Kind
 
-RATE = "rate"  # the store kind of every counter
+RATE = Kind.RATE  # the store kind of every counter
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from authlib.oauth2.rfc8628 import (
 )
 
 from ..config import DEVICE_CODE
+from ..store.kinds import Kind
 from .grants import AUTH_METHODS, revoke_if_replayed
 from .models import Client, User
 
@@ -41,10 +42,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEVICE = "device_code"
-USED_DEVICE = "device_code_used"
-USER_CODE = "device_user_code"
-POLL = "device_poll"
+DEVICE = Kind.DEVICE
+USED_DEVICE = Kind.USED_DEVICE
+USER_CODE = Kind.USER_CODE
+POLL = Kind.POLL
 
 # RFC 8628 §6.1: base-20, no vowels (no words, no 0/O or 1/I mix-ups); 8 characters
 # are 20^8 ≈ 2^34.5, with entry rate-limited on the verification page.

@@ -19,6 +19,7 @@ from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupp
 from authlib.oidc.core.grants import OpenIDCode
 
 from ..errors import AccessDenied
+from ..store.kinds import Kind
 from .claims import claims_for_scope
 from .client_claims import for_client
 from .models import AuthorizationCode, Client, StoredToken, User
@@ -28,11 +29,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CODE = "code"
-USED_CODE = "code_used"
-ACCESS_TOKEN = "access_token"
-REFRESH_TOKEN = "refresh_token"
-USED_REFRESH_TOKEN = "refresh_token_used"
+CODE = Kind.CODE
+USED_CODE = Kind.USED_CODE
+ACCESS_TOKEN = Kind.ACCESS_TOKEN
+REFRESH_TOKEN = Kind.REFRESH_TOKEN
+USED_REFRESH_TOKEN = Kind.USED_REFRESH_TOKEN
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..store.base import StateStore
+from ..store.kinds import Kind
 from .keys import KeyRing
 
-KIND = "published_keys"
+KIND = Kind.PUBLISHED_KEYS
 KEY = "jwks"
 TTL = 400 * 86400  # outlives any token; rewritten at each start
 

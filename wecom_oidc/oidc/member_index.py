@@ -12,10 +12,11 @@ of what it points at, so it never outlives it:
 from __future__ import annotations
 
 from ..store.base import StateStore
+from ..store.kinds import Kind
 
-MEMBER_GRANTS = "member_grants"
-GRANT_CLIENTS = "grant_clients"
-LIVE_MEMBERS = "live_members"
+MEMBER_GRANTS = Kind.MEMBER_GRANTS
+GRANT_CLIENTS = Kind.GRANT_CLIENTS
+LIVE_MEMBERS = Kind.LIVE_MEMBERS
 ALL = "all"
 
 

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from ..config import DEVICE_CODE, Settings
 from ..identity import Identity
 from ..store.base import StateStore
+from ..store.kinds import Kind
 from . import redact
 from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
 from .client_auth import client_secret_basic
@@ -43,7 +44,7 @@ from .models import Client, StoredToken, User
 from .session import Sessions
 from .tokens import Jwts
 
-MEMBER_CHECK = "member_check"
+MEMBER_CHECK = Kind.MEMBER_CHECK
 Recheck = Callable[[Identity], Identity]
 
 

@@ -12,13 +12,14 @@ from typing import Any
 
 from ..config import SessionSettings
 from ..store.base import StateStore
+from ..store.kinds import Kind
 from .member_index import track
 
-SESSION = "session"
+SESSION = Kind.SESSION
 # The same record under the public sid, so a logout that names the session by an
 # ID token (an app's server calling end_session, without the browser's cookie)
 # finds it. It holds nothing secret: never the cookie value.
-SESSION_BY_SID = "session_sid"
+SESSION_BY_SID = Kind.SESSION_BY_SID
 
 
 @dataclass

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from ..store.kinds import Kind
 from .member_index import live_members
 from .offboard import revoke_member
 
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SWEEP_LOCK = "sweep_lock"
+SWEEP_LOCK = Kind.SWEEP_LOCK
 # Why a member may no longer sign in, None if they may; raises when the upstream
 # cannot say (the member is then left alone until the next sweep).
 Check = Callable[[str], "str | None"]

@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..store.base import StateStore
+from ..store.kinds import Kind
 from ..wecom.errors import MemberNotVisible, Transport, WecomApiError, error_for
 
 log = logging.getLogger(__name__)
 
-KIND = "wecom_directory"
-LOCK_KIND = "wecom_directory_lock"
+KIND = Kind.WECOM_DIRECTORY
+LOCK_KIND = Kind.WECOM_DIRECTORY_LOCK
 ROOT_PARENT = 0  # the corp's root department (id 1) has parentid 0 (wecom-api.md §6)
 _MAX_DEPTH = 32  # WeCom allows 15 levels; a guard against a cyclic answer
 

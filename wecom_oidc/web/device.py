@@ -28,6 +28,7 @@ from ..oidc.provider import Provider
 from ..oidc.session import Session
 from ..ops.audit import audit
 from ..ratelimit import Decision, RateLimiter
+from ..store.kinds import Kind
 from ..upstream.base import LoginRequest, Upstream
 from .device_texts import device_texts
 from .errors import request_id
@@ -38,7 +39,7 @@ from .session_cookie import session_cookie, set_session_cookie
 
 log = logging.getLogger("wecom_oidc.web")
 
-DEVICE_LOGIN = "device_login"
+DEVICE_LOGIN = Kind.DEVICE_LOGIN
 # The [limits] rule counting wrong user codes per address (only failures count).
 WRONG_CODES = "device_user_code_per_ip"
 

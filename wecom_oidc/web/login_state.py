@@ -22,8 +22,9 @@ from werkzeug.wrappers import Response
 
 from ..errors import LoginFromOtherBrowser, LoginStateError
 from ..oidc.provider import Provider
+from ..store.kinds import Kind
 
-LOGIN = "login"
+LOGIN = Kind.LOGIN
 BINDING_COOKIE_SUFFIX = "_login"
 
 # What a login needs after the WeCom hop (OAuth 2.0 / OIDC Core §3.1.2.1, PKCE).

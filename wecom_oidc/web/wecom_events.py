@@ -18,11 +18,12 @@ from urllib.parse import unquote
 from flask import Blueprint, Response, request
 
 from ..store.base import StateStore
+from ..store.kinds import Kind
 from ..wecom.callback import CallbackCrypto, CallbackRefused
 
 log = logging.getLogger("wecom_oidc.web")
 
-SEEN = "wecom_event_seen"
+SEEN = Kind.WECOM_EVENT_SEEN
 SEEN_TTL = 86400  # longer than WeCom's retries and the timestamp window
 MAX_SKEW = 600  # seconds between WeCom's timestamp and our clock
 _pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="wecom-events")

@@ -16,11 +16,12 @@ import logging
 from collections.abc import Callable
 
 from ..store.base import StateStore
+from ..store.kinds import Kind
 from .errors import RateLimited, WecomApiError, error_for
 
 log = logging.getLogger(__name__)
 
-KIND = "wecom_backoff"
+KIND = Kind.WECOM_BACKOFF
 FIRST, LONGEST = 2.0, 60.0
 
 

@@ -19,13 +19,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ..store.base import StateStore
+from ..store.kinds import Kind
 from ..store.lock import store_lock
 from .errors import Transport
 
 log = logging.getLogger(__name__)
 
-KIND = "wecom_token"
-LOCK_KIND = "wecom_token_lock"
+KIND = Kind.WECOM_TOKEN
+LOCK_KIND = Kind.WECOM_TOKEN_LOCK
 
 
 class AccessTokenSource:
