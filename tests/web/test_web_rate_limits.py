@@ -114,3 +114,23 @@ def test_limits_limiter_counts_per_rule_and_key_and_reports_refusals(make_settin
     assert refused == ["token_per_ip", "token_per_ip"]
     with pytest.raises(KeyError):
         limiter.hit("no_such_rule", "a")
+
+
+OPAQUE = ("opaque-app", "opaque-app-secret-0123456789abcdef", "https://opaque.example.com/cb")
+
+
+def test_limits_userinfo_counts_per_client_of_an_opaque_token(build_app):
+    extra = STRICT + f"""
+[[clients]]
+client_id = "{OPAQUE[0]}"
+client_secret = "{OPAQUE[1]}"
+redirect_uris = ["{OPAQUE[2]}"]
+access_token_format = "opaque"
+"""
+    http = build_app(extra=extra)[0].test_client()
+    code = login(http, client_id=OPAQUE[0], redirect_uri=OPAQUE[2])
+    token = exchange(http, code, OPAQUE[0], OPAQUE[1], OPAQUE[2]).get_json()["access_token"]
+    assert "." not in token
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert [http.get("/userinfo", headers=bearer).status_code for _ in range(3)] == [
+        200, 200, 429]

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 from flask import Flask, Response, request
 
 from ..errors import StoreUnavailable
+from ..oidc.grants import ACCESS_TOKEN
 from ..oidc.provider import Provider
 from ..ratelimit import RateLimiter, raise_if_refused
 from .errors import request_id
@@ -84,8 +85,12 @@ def init_app(app: Flask, limiter: RateLimiter, *,
             params = (pending or {}).get("params") or {}
             return known(str(params.get("client_id", "")))
         if endpoint == "bridge.userinfo":
-            claims = provider.jwts.decode(_bearer(), typ="at+jwt") if _bearer() else None
-            return known(str((claims or {}).get("client_id", "")))
+            # The client a valid access token (JWT or opaque) was issued to; a junk
+            # token names none, so only the per-address limit applies to it.
+            token = _bearer()
+            key = provider.access_token_id(token) if token else None
+            record = provider.store.get(ACCESS_TOKEN, key) if key else None
+            return known(str((record or {}).get("client_id", "")))
         return known(claimed_client_id())
 
     @app.before_request
