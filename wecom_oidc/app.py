@@ -11,7 +11,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .config import Settings
-from .errors import DirectoryUnavailable
+from .errors import DirectoryUnavailable, StoreUnavailable
 from .identity import Identity
 from .oidc.client_claims import Place
 from .oidc.keys import KeyRing
@@ -50,7 +50,12 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     keys = keys or KeyRing.load(settings.keys.dir, algs=key_algs(settings),
                                 create=not settings.store.shared)
     if settings.store.shared:
-        check_shared_keys(store, keys)
+        try:
+            check_shared_keys(store, keys)
+        except StoreUnavailable as e:
+            # A worker (re)starting during a store outage must still boot: gunicorn
+            # stops the whole replica when one cannot. The check runs at the next start.
+            log.warning("signing keys not compared with the other replicas: %s", e)
     if upstream is None:
         upstream = build_upstream(settings, store, Wiring(
             clock=clock, observe_call=metrics.wecom_call, observe_token=metrics.token_lookup,

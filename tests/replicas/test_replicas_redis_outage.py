@@ -90,3 +90,25 @@ def test_replicas_redis_down_answers_503_then_recovers_by_itself(outage):
                          timeout=10)
     assert again.status_code == 400
     assert again.json()["error"] == "invalid_state"
+
+
+def test_replica_booting_while_redis_is_down_starts_and_serves_once_it_is_back(tmp_path):
+    # A worker restarted by gunicorn during an outage boots the same way: if it could
+    # not, gunicorn would stop the whole replica.
+    binary_or_skip()
+    server = RedisServer(tmp_path / "redis").start()
+    server.stop()
+    stack, (a,) = start_replicas(tmp_path, prefixed_url(server.url, "boot:"),
+                                    shared_keys(tmp_path), count=1)
+    try:
+        assert requests.get(a + "/readyz", timeout=10).status_code == 503
+        server.start()
+        deadline = time.monotonic() + 15
+        while requests.get(a + "/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the replica did not recover by itself"
+            time.sleep(0.2)
+        started = requests.get(on(_authorize_url(stack), a), allow_redirects=False, timeout=10)
+        assert started.status_code == 302
+    finally:
+        stack.stop()
+        server.stop()
