@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from .stack import start_stack
+from .stack import Receiver, start_stack
 
 
 @pytest.fixture(scope="module")
@@ -15,3 +15,11 @@ def stack(tmp_path_factory):
 @pytest.fixture(autouse=True)
 def _clean_emulator(stack):
     stack.emu("POST", "reset")
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    """An app's back-channel logout endpoint on a loopback port: records every POST."""
+    r = Receiver()
+    yield r
+    r.stop()

@@ -11,20 +11,12 @@ import pytest
 import requests
 
 from .stack import RelyingParty, browser, follow_to_client, scan, start_stack
-from .test_e2e_op_logout import Receiver
 from .test_e2e_op_session import goes_to_wecom, query
 
 RECHECK_TTL = 1
 SSO = ("sso-portal", "sso-portal-secret-0123456789abcdef", "https://portal.example/cb")
 WIKI = ("sso-wiki", "sso-wiki-secret-0123456789abcdefgh", "https://wiki.example/cb")
 OTHER_BROWSER_TEXT = "not started in this browser"
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture(scope="module")

@@ -20,14 +20,13 @@ from joserfc.jwk import KeySet
 
 from wecom_oidc.emulator.callbacks import encrypt, envelope, event_xml, sign
 
-from .stack import browser, qr_login, start_stack
+from .stack import Receiver, browser, qr_login, start_stack
 from .test_e2e_op_logout import (
     BACKCHANNEL_EVENT,
     PORTAL,
     SCOPE,
     WIKI,
     WIKI_FRONTCHANNEL,
-    Receiver,
     goes_to_wecom,
     rp_for,
     userinfo_status,
@@ -55,13 +54,6 @@ frontchannel_logout_uri = "{WIKI_FRONTCHANNEL}"
 [offboarding]
 {offboarding}
 """
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture(scope="module")

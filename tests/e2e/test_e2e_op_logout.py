@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 import requests
@@ -16,7 +14,7 @@ from authlib.integrations.base_client import OAuthError
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .stack import RelyingParty, browser, free_port, qr_login, start_stack
+from .stack import RelyingParty, browser, qr_login, start_stack
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 PORTAL = ("portal", "portal-secret-0123456789-0123456", "https://portal.example/callback")
@@ -25,43 +23,6 @@ WIKI = ("wiki", "wiki-secret-0123456789-012345678", "https://wiki.example/callba
 WIKI_BYE = "https://wiki.example/bye"
 WIKI_FRONTCHANNEL = "https://wiki.example/frontchannel-logout"
 SCOPE = "openid profile offline_access"
-
-
-class Receiver:
-    """An app's back-channel logout endpoint: records every POST it gets."""
-
-    def __init__(self) -> None:
-        self.posts: list[dict] = []
-        received = self.posts
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
-                received.append({"path": self.path, "headers": dict(self.headers),
-                                 "form": {k: v[0] for k, v in parse_qs(body).items()}})
-                self.send_response(200)
-                self.send_header("Cache-Control", "no-store")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/backchannel-logout"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture(scope="module")
-def receiver():
-    r = Receiver()
-    yield r
-    r.stop()
 
 
 @pytest.fixture(scope="module")
