@@ -258,6 +258,11 @@ def _set_cookie_after_login(stack, issuer: str) -> str:
     # over as the https browser would.
     binding = {c.name: c.value for c in to_wecom.cookies if c.name.endswith("_login")}
     assert binding, to_wecom.headers.get("Set-Cookie")
+    if issuer.startswith("https://"):  # host-only, Secure, path /: no subdomain can plant it
+        (name,) = binding
+        cookie = next(c for c in to_wecom.cookies if c.name == name)
+        assert name.startswith("__Host-") and cookie.secure and cookie.path == "/"
+        assert not cookie.domain_specified
     r = b.get(callback, allow_redirects=False, cookies=binding)
     assert r.status_code == 302, r.text[:300]
     assert "code=" in r.headers["Location"]

@@ -48,7 +48,12 @@ def _digest(key: str) -> str:
 
 
 def _cookie_name(provider: Provider) -> str:
-    return provider.settings.session.cookie_name + BINDING_COOKIE_SUFFIX
+    """On https, a `__Host-` cookie: the browser accepts it only from this exact host,
+    Secure, for path /, so a sibling subdomain cannot plant a key it knows (cookie
+    tossing would otherwise let it pre-bind a victim's browser to its own login)."""
+    s = provider.settings
+    prefix = "__Host-" if s.issuer.startswith("https://") else ""
+    return prefix + s.session.cookie_name + BINDING_COOKIE_SUFFIX
 
 
 def _browser_key(provider: Provider) -> str:
@@ -80,8 +85,9 @@ def bind_browser(provider: Provider, resp: Response, key: str) -> Response:
     login it binds; SameSite=Lax still reaches the callback, a top-level GET
     navigation from WeCom's page."""
     s = provider.settings
+    https = s.issuer.startswith("https://")
     resp.set_cookie(_cookie_name(provider), key, max_age=s.tokens.login_state_ttl,
-                    path=s.issuer_path or "/", secure=s.issuer.startswith("https://"),
+                    path="/" if https else (s.issuer_path or "/"), secure=https,
                     httponly=True, samesite="Lax")
     return resp
 
