@@ -202,6 +202,14 @@ def test_authorize_refuses_oversized_bodies_and_values_without_redirecting(stack
     assert "state" in long.text and "2048" in long.text
 
 
+def test_long_get_request_reaches_the_bridge(stack):
+    # A 6 KB query string (an ID token hint of a member with many groups is this long).
+    url = rp(stack).start()["url"] + "&" + "&".join(f"pad{i}={'p' * 2000}" for i in range(3))
+    assert len(url) > 6000
+    r = requests.get(url, allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and goes_to_wecom(r.headers["Location"])
+
+
 def test_authorize_stores_only_what_a_login_needs(stack):
     params = query(rp(stack).start()["url"])
     junk = {f"junk{i}": "j" * 2000 for i in range(25)}  # ~50 KB of ignored parameters
