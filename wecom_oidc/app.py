@@ -24,7 +24,7 @@ from .store import StateStore, open_store
 from .store.kinds import Kind
 from .upstream.base import RefreshingUpstream, Upstream, Wiring
 from .upstream.registry import build_upstream
-from .web import cors, limits, params, rate_limits
+from .web import cors, params, rate_limits
 from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
@@ -73,7 +73,6 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
                                url_prefix=settings.issuer_path or None)
     app.register_blueprint(make_root_blueprint(settings.wecom.verify_files))
     register_error_handlers(app)
-    limits.init_app(app)
     params.init_app(app)
     init_security_headers(app, (settings.wecom.authorize_url, settings.wecom.web_login_url))
     cors.init_app(app, settings)

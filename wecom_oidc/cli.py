@@ -246,7 +246,7 @@ def gunicorn_options(*, bind: str, workers: int, threads: int,
         "keepalive": 5,
         # gunicorn's largest request line (default 4094): a GET logout or authorize
         # carrying an ID token hint of several kilobytes must reach the bridge, whose
-        # own per-value limits (web/limits.py) then apply.
+        # own per-value limits (web/params.py) then apply.
         "limit_request_line": 8190,
         "accesslog": None,
         "logger_class": "wecom_oidc.ops.logging.GunicornJsonLogger",

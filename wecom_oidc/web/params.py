@@ -1,5 +1,6 @@
-"""The shape of every query and form parameter, checked before any view or Authlib
-reads it, so malformed input is a clear invalid_request and never a crash.
+"""The size and shape of every query and form parameter, checked in one pass before
+any view or Authlib reads it: nothing oversized is stored or echoed back in a
+redirect, and malformed input is a clear invalid_request, never a crash.
 
 Two rules from RFC 6749: a parameter sent without a value is treated as omitted
 (§3.1, §3.2), and the parameters whose syntax Appendix A (and OIDC Core §3.1.2.1)
@@ -18,7 +19,15 @@ from typing import Any
 from flask import Flask, Request, request
 from werkzeug.datastructures import ImmutableMultiDict
 
-from ..errors import MalformedParameter
+from ..errors import MalformedParameter, RequestTooLarge
+
+# Werkzeug refuses bodies over this with 413 before parsing them.
+MAX_BODY = 64 * 1024
+MAX_VALUE = 2048
+# Values that are JWTs or our own tokens can be longer than a URL or a state; the
+# ID token of a member with many groups runs to several kilobytes.
+LONG_VALUES = {"id_token_hint": 16384, "token": 16384, "access_token": 16384,
+               "refresh_token": 4096, "logout_token": 16384}
 
 # C0 and C1 controls and DEL: no OAuth or OIDC parameter may hold one, and in a
 # log line or a redirect they only serve an attacker.
@@ -53,13 +62,16 @@ class BridgeRequest(Request):
     parameter_storage_class = OAuthParameters
 
 
-def check_syntax() -> None:
-    """Refuse a parameter whose name or value breaks the rules above
-    (MalformedParameter -> 400 invalid_request)."""
+def check_parameters() -> None:
+    """Refuse a parameter over its length (RequestTooLarge) or whose name or value
+    breaks the rules above (MalformedParameter); both are 400 pages or JSON."""
     for values in (request.args, request.form):  # form: urlencoded and multipart
         for name, value in values.items(multi=True):
             if not isinstance(value, str):
                 continue
+            limit = LONG_VALUES.get(name, MAX_VALUE)
+            if len(value) > limit or len(name) > MAX_VALUE:
+                raise RequestTooLarge(name[:64], limit)
             pattern = SYNTAX.get(name)
             if _CONTROL.search(name) or _CONTROL.search(value) or (
                     pattern is not None and not pattern.fullmatch(value)):
@@ -67,6 +79,7 @@ def check_syntax() -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Runs after the size limits (web/limits.py), so nothing oversized is matched."""
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+    app.config["MAX_FORM_MEMORY_SIZE"] = MAX_BODY
     app.request_class = BridgeRequest
-    app.before_request(check_syntax)
+    app.before_request(check_parameters)
