@@ -10,6 +10,7 @@ from collections.abc import Callable
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import redact
 from .config import Settings
 from .errors import DirectoryUnavailable, StoreUnavailable
 from .identity import Identity
@@ -42,6 +43,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     # proxy; transport security is enforced by the issuer URL instead (config demands
     # https for any non-loopback issuer).
     os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")
+    redact.install()
     # `is None`, not `or`: an empty store has len() 0 and would be replaced.
     store = store if store is not None else open_store(settings.store.url, clock=clock)
     metrics = Metrics()

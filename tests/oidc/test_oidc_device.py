@@ -426,7 +426,7 @@ def test_device_full_login_at_debug_never_logs_codes_or_tokens(http, caplog):
 
 
 def test_device_codes_blanked_by_the_log_formatter():
-    from wecom_oidc.ops.logging import redact
+    from wecom_oidc import redact
 
-    assert redact("poll device_code=abc123 user_code=BCDF-GHJK") == \
+    assert redact.text("poll device_code=abc123 user_code=BCDF-GHJK") == \
         "poll device_code=*** user_code=***"

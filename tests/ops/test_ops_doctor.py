@@ -166,7 +166,3 @@ def test_doctor_cli_subcommand_exit_code(env_for, capsys):
     assert cli_main(["doctor"]) == 1
     assert "errcode 40001" in capsys.readouterr().out
 
-
-def test_doctor_redact_url_hides_the_password():
-    assert doctor.redact_url("redis://:s3cret@redis:6379/0") == "redis://:***@redis:6379/0"
-    assert doctor.redact_url("sqlite:////var/db") == "sqlite:////var/db"

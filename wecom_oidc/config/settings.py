@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .. import redact
+
 ENV_PREFIX = "WECOM_OIDC_"
 CONFIG_ENV = "WECOM_OIDC_CONFIG"
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
@@ -28,7 +30,7 @@ class Secret:
         return self._value
 
     def __repr__(self) -> str:
-        return "Secret('***')"
+        return f"Secret('{redact.MASK}')"
 
     __str__ = __repr__
 
@@ -131,11 +133,7 @@ class StoreSettings:
 
     def __repr__(self) -> str:
         # A Redis URL may carry a password: never in a repr (settings get logged).
-        scheme, sep, rest = self.url.partition("://")
-        userinfo, at, hosts = rest.rpartition("@")
-        if at and ":" in userinfo:
-            rest = f"{userinfo.partition(':')[0]}:***@{hosts}"
-        return f"StoreSettings(url={scheme + sep + rest!r})"
+        return f"StoreSettings(url={redact.url(self.url)!r})"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ from ..config import DEVICE_CODE, Settings
 from ..identity import Identity
 from ..store.base import StateStore
 from ..store.kinds import Kind
-from . import redact
 from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
 from .client_auth import client_secret_basic
 from .client_claims import Place
@@ -82,7 +81,6 @@ class Provider:
     def __init__(self, settings: Settings, store: StateStore, keys: KeyRing,
                  clock: Callable[[], float] = time.time, recheck: Recheck | None = None,
                  place: Place | None = None):
-        redact.install()
         self.settings = settings
         self.store = store
         self.keys = keys

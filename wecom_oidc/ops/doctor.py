@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
+from .. import redact
 from ..config import Settings, load_settings
 from ..errors import ConfigError
 from ..oidc.keys import read_keys
@@ -79,15 +80,15 @@ def check_keys(settings: Settings) -> Check:
 
 
 def check_store(settings: Settings) -> Check:
-    shown = redact_url(settings.store.url)
+    shown = redact.url(settings.store.url)
     try:
         store = open_store(settings.store.url)
     except Exception as e:
-        return Check("store", "fail", f"{shown}: {e}", "fix [store] url")
+        return Check("store", "fail", f"{shown}: {redact.text(str(e))}", "fix [store] url")
     try:
         store.ping()
     except Exception as e:
-        return Check("store", "fail", f"{shown}: unreachable ({e})",
+        return Check("store", "fail", f"{shown}: unreachable ({redact.text(str(e))})",
                      "check that the store is up and reachable from this host (address, "
                      "password, TLS, firewall), then run doctor again")
     finally:
@@ -231,15 +232,6 @@ def _check_verify_file(http: requests.Session, name: str, url: str, text: str) -
                      f"{url} answered HTTP {resp.status_code}"
                      + ("" if resp.status_code != 200 else " with other content"), fix)
     return Check("domain verify file", "ok", f"{name} served at {url}")
-
-
-def redact_url(url: str) -> str:
-    """A store URL without its password."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def main(config: str | None, *, userid: str | None = None, out: TextIO | None = None) -> int:

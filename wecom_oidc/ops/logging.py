@@ -2,8 +2,8 @@
 
 A JSON line has ts, level, logger, msg, request_id, pid, and one field per `key=value` in
 the message (the codebase logs "login client=%s sub=%s"), so collectors can filter on
-them. Whatever the format, values of secret-bearing keys (code, tokens, tickets,
-secrets) are blanked: a last line of defence, the code already never logs them.
+them. Whatever the format, secrets are blanked (wecom_oidc.redact): a last line of
+defence, the code already never logs them.
 """
 
 from __future__ import annotations
@@ -18,37 +18,28 @@ from typing import Any
 
 from gunicorn.glogging import Logger as GunicornLogger
 
+from .. import redact
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
-# key=value (or key: value) where the key names a secret; "errcode=" is not "code=".
-_SECRET_KEYS = (r"code|access_token|refresh_token|id_token|user_ticket|ticket|corpsecret"
-                r"|client_secret|secret|password|code_verifier|token|device_code|user_code")
-_SECRET_VALUE = re.compile(rf"(?<![A-Za-z0-9_])({_SECRET_KEYS})(=|\":\s*\")[^&\s\"',;]+",
-                           re.IGNORECASE)
-_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _FIELD = re.compile(r"(?<![A-Za-z0-9_])([a-z][a-z0-9_]{0,30})=('[^']*'|\"[^\"]*\"|\S+)")
 _RESERVED = {"ts", "level", "logger", "msg", "request_id", "pid", "exc"}
 # LogRecord's own attributes: anything else on a record came from `extra=`.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 
-def redact(text: str) -> str:
-    """Blank the values of secret-bearing keys and bearer tokens."""
-    return _BEARER.sub(r"\1***", _SECRET_VALUE.sub(r"\1\2***", text))
-
-
 class RedactingFormatter(logging.Formatter):
     """The text format, redacted."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return redact.text(super().format(record))
 
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per record, on one line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        msg = redact(record.getMessage())
+        msg = redact.text(record.getMessage())
         entry: dict[str, Any] = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
@@ -66,9 +57,9 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and key not in _RESERVED and not key.startswith("_"):
                 entry.setdefault(key, value if isinstance(value, int | float | bool)
-                                 else redact(str(value)))
+                                 else redact.text(str(value)))
         if record.exc_info:
-            entry["exc"] = redact(self.formatException(record.exc_info))
+            entry["exc"] = redact.text(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
