@@ -7,9 +7,9 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
 
 import requests
+from authlib.common.urls import add_params_to_uri
 
 from .session import Session
 
@@ -60,7 +60,6 @@ def frontchannel_urls(provider: Provider, session: Session) -> list[str]:
         client = provider.clients.get(client_id)
         uri = client.settings.frontchannel_logout_uri if client else ""
         if uri:
-            sep = "&" if "?" in uri else "?"
-            urls.append(uri + sep + urlencode({"iss": provider.settings.issuer,
-                                               "sid": session.sid}))
+            urls.append(add_params_to_uri(uri, {"iss": provider.settings.issuer,
+                                                "sid": session.sid}))
     return urls

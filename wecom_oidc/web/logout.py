@@ -11,8 +11,8 @@ import hashlib
 import hmac
 import logging
 from typing import Any
-from urllib.parse import urlencode
 
+from authlib.common.urls import add_params_to_uri
 from flask import Blueprint, redirect, render_template, request
 
 # werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
@@ -79,8 +79,7 @@ def add_logout_route(bp: Blueprint, provider: Provider) -> None:
             audit("logout", client=client_id, outcome="no_session")
         if target:
             if v.get("state"):
-                sep = "&" if "?" in target else "?"
-                target = f"{target}{sep}{urlencode({'state': v['state']})}"
+                target = add_params_to_uri(target, {"state": v["state"]})
             resp = redirect(target, 302) if not frames else _page(frames, target)
         else:
             resp = _page(frames, "")
