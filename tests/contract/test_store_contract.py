@@ -63,6 +63,31 @@ def test_store_kinds_are_separate_namespaces(store: StateStore):
     assert store.get("access_token", "same") == {"kind": "at"}
 
 
+def test_store_get_many_returns_each_record_in_order_none_for_missing(store: StateStore):
+    store.put("code", "a", {"v": "a"}, ttl=60)
+    store.put("person", "a", {"v": "person a"}, ttl=60)
+    store.put("code", "b", {"v": "b"}, ttl=60)
+    got = store.get_many([("person", "a"), ("code", "missing"), ("code", "b"), ("code", "a"),
+                          ("code", "b")])
+    assert got == [{"v": "person a"}, None, {"v": "b"}, {"v": "a"}, {"v": "b"}]
+    assert store.get_many([]) == []
+
+
+def test_store_get_many_returns_copies(store: StateStore):
+    store.put("code", "k", {"list": [1]}, ttl=60)
+    first, second = store.get_many([("code", "k"), ("code", "k")])
+    first["list"].append(2)
+    assert second == {"list": [1]} and store.get("code", "k") == {"list": [1]}
+
+
+def test_store_get_many_spans_many_keys(store: StateStore):
+    # Enough keys to land in many Redis Cluster slots.
+    for i in range(40):
+        store.put("code", f"k{i}", {"i": i}, ttl=60)
+    got = store.get_many([("code", f"k{i}") for i in range(41)])
+    assert got == [{"i": i} for i in range(40)] + [None]
+
+
 def test_store_delete_removes_and_tolerates_absent(store: StateStore):
     store.put("code", "k", {"v": 1}, ttl=60)
     store.delete("code", "k")
@@ -105,6 +130,21 @@ def test_store_get_after_ttl_returns_none(store: StateStore, clock):
     assert store.get("code", "k") == {"v": 1}
     clock.advance(0.1)
     assert store.get("code", "k") is None
+
+
+@pytest.mark.injected_clock
+def test_store_get_many_skips_expired_records(store: StateStore, clock):
+    store.put("code", "short", {"v": 1}, ttl=10)
+    store.put("code", "long", {"v": 2}, ttl=30)
+    clock.advance(10)
+    assert store.get_many([("code", "short"), ("code", "long")]) == [None, {"v": 2}]
+
+
+def test_store_get_many_expires_in_real_time(store: StateStore, elapse):
+    store.put("code", "short", {"v": 1}, ttl=0.2)
+    store.put("code", "long", {"v": 2}, ttl=60)
+    elapse(0.3)
+    assert store.get_many([("code", "short"), ("code", "long")]) == [None, {"v": 2}]
 
 
 @pytest.mark.injected_clock

@@ -9,6 +9,7 @@ mode), so a scrape sees the whole server whichever worker answers it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -180,6 +181,9 @@ class InstrumentedStore:
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         return self._run("get", kind, key)
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        return self._run("get_many", items)
 
     def take(self, kind: str, key: str) -> dict[str, Any] | None:
         return self._run("take", kind, key)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 Clock = Callable[[], float]
@@ -41,6 +41,12 @@ class StateStore(Protocol):
 
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         """The live record, or None."""
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        """The live record (or None) of each (kind, key), in order, in one round trip
+        where the backend allows it (a record and the one it refers to, on the hot
+        path). Each record is read as `get` would; the set is not promised to be one
+        snapshot (Redis Cluster reads slot by slot)."""
 
     def take(self, kind: str, key: str) -> dict[str, Any] | None:
         """Atomically read and delete: of N concurrent takers exactly one gets the

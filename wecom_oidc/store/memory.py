@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,6 +94,13 @@ class MemoryStore:
         with self._lock:
             row = self._live(hkey, self._clock())
         return load_record(row.text) if row else None
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        hkeys = [hash_key(kind, key) for kind, key in items]
+        with self._lock:
+            now = self._clock()
+            rows = [self._live(h, now) for h in hkeys]
+        return [load_record(r.text) if r else None for r in rows]
 
     def take(self, kind: str, key: str) -> dict[str, Any] | None:
         hkey = hash_key(kind, key)

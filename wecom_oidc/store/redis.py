@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
@@ -258,6 +258,15 @@ class RedisStore:
         with _errors():
             text = self._r.get(rkey)
         return load_record(text) if text is not None else None
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        rkeys = [self._key(kind, key) for kind, key in items]
+        if not rkeys:
+            return []
+        with _errors():
+            # Cluster: the keys are hashes in many slots; redis-py reads them slot by slot.
+            texts = self._r.mget_nonatomic(rkeys) if self.cluster else self._r.mget(rkeys)
+        return [load_record(t) if t is not None else None for t in texts]
 
     def take(self, kind: str, key: str) -> dict[str, Any] | None:
         rkey = self._key(kind, key)

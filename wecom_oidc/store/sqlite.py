@@ -14,7 +14,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +239,17 @@ class SqliteStore:
                 (hkey, self._clock()),
             ).fetchone()
         return load_record(row[0]) if row else None
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
+        hkeys = [hash_key(kind, key) for kind, key in items]
+        if not hkeys:
+            return []
+        marks = ",".join("?" * len(hkeys))
+        with self._db(write=False) as db:
+            rows = dict(db.execute(
+                f"SELECT hkey, record FROM records WHERE hkey IN ({marks}) AND expires_at > ?",
+                (*hkeys, self._clock())).fetchall())
+        return [load_record(rows[h]) if h in rows else None for h in hkeys]
 
     def take(self, kind: str, key: str) -> dict[str, Any] | None:
         hkey = hash_key(kind, key)

@@ -1,0 +1,30 @@
+"""The metrics wrapper around the store passes every operation through and counts
+the backend's failures by operation."""
+
+from __future__ import annotations
+
+import pytest
+
+from wecom_oidc.errors import StoreUnavailable
+from wecom_oidc.ops.metrics import InstrumentedStore
+from wecom_oidc.store import MemoryStore
+
+
+class DownForReads(MemoryStore):
+    def get_many(self, items):
+        raise StoreUnavailable("down")
+
+
+def test_instrumented_store_get_many_passes_through():
+    inner = MemoryStore()
+    inner.put("code", "a", {"v": 1}, ttl=60)
+    store = InstrumentedStore(inner, lambda op: None)
+    assert store.get_many([("code", "a"), ("code", "b")]) == [{"v": 1}, None]
+
+
+def test_instrumented_store_get_many_failure_is_counted_by_operation():
+    failed: list[str] = []
+    store = InstrumentedStore(DownForReads(), failed.append)
+    with pytest.raises(StoreUnavailable):
+        store.get_many([("code", "a")])
+    assert failed == ["get_many"]
