@@ -248,3 +248,44 @@ def test_cache_cold_start_after_failure_reads_again_within_seconds(store, clock)
     assert api.calls == calls
     clock.now += 2
     assert other_worker.snapshot().fetched_at == clock.now
+
+
+class ExpiresAtRelease(MemoryStore):
+    """Once the snapshot is stored, the next step on the lock is where the holder
+    stalls: right after it, the lock's TTL runs out and another worker takes it. A
+    release that reads the owner and then deletes removes the other worker's lock."""
+
+    def __init__(self, clock):
+        super().__init__(clock=clock)
+        self.clock, self.armed = clock, False
+
+    def put(self, kind, key, record, ttl):
+        super().put(kind, key, record, ttl)
+        self.armed = self.armed or kind == KIND
+
+    def _then_other_worker_locks(self, kind):
+        if self.armed and kind == LOCK_KIND:
+            self.armed = False
+            self.clock.now += 301  # past lock_ttl
+            assert super().add(LOCK_KIND, KEY, {"owner": "next-worker"}, ttl=300)
+
+    def get(self, kind, key):
+        record = super().get(kind, key)
+        self._then_other_worker_locks(kind)
+        return record
+
+    def delete_if(self, kind, key, record):
+        removed = super().delete_if(kind, key, record)
+        self._then_other_worker_locks(kind)
+        return removed
+
+    def take(self, kind, key):
+        record = super().take(kind, key)
+        self._then_other_worker_locks(kind)
+        return record
+
+
+def test_cache_lock_release_never_removes_the_next_holders_lock(clock):
+    store = ExpiresAtRelease(clock)
+    cache(FakeDirectoryApi(), store, clock, lock_ttl=300).snapshot()
+    assert store.get(LOCK_KIND, KEY) == {"owner": "next-worker"}

@@ -7,8 +7,8 @@ The tree rarely changes and reading it costs 2 + (number of tags) API calls
   and in each process's memory; it is fresh for `ttl` seconds;
 - a stale snapshot (up to `max_stale` old) is served at once while one background
   thread refreshes it: a slow or failing WeCom never fails a login that has a copy;
-- at most one refresh runs across all workers and replicas (elected with
-  `store.add(LOCK_KIND, ...)` like the access token, wecom/token.py); a failed
+- at most one refresh runs across all workers and replicas (elected with the
+  store's lock, store/lock.py, like the access token, wecom/token.py); a failed
   refresh keeps the lock for `retry_after` seconds so the workers back off together
   (a couple of seconds: long enough to spare a failing WeCom the 2 + tags calls per
   login, short enough that logins needing the directory resume soon after WeCom does);
@@ -19,7 +19,6 @@ The tree rarely changes and reading it costs 2 + (number of tags) API calls
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from typing import Any, Protocol
 
 from ..store.base import StateStore
 from ..store.kinds import Kind
+from ..store.lock import store_lock
 from ..wecom.errors import MemberNotVisible, Transport, WecomApiError, error_for
 
 log = logging.getLogger(__name__)
@@ -238,33 +238,26 @@ class DirectoryCache:
     def _refresh_locked(self) -> Snapshot | None:
         """Read the directory under the cross-process lock; None if someone holds it.
         Raises the WeCom error, leaving the lock to expire after retry_after."""
-        owner = secrets.token_hex(16)
-        if not self._store.add(LOCK_KIND, self._key, {"owner": owner}, ttl=self._lock_ttl):
-            held = self._store.get(LOCK_KIND, self._key) or {}
-            if held.get("failed"):
-                raise _last_failure(held)
-            return None
-        started = self._clock()
-        try:
-            snap = fetch_snapshot(self._api, started)
-        except WecomApiError as e:
-            # Every worker answers with this error (its errcode and admin hint) until
-            # the back-off ends, without calling WeCom.
-            self._store.put(LOCK_KIND, self._key, {"owner": owner, "failed": True,
-                                                   "api": e.api, "errcode": e.errcode},
-                            ttl=self._retry_after)
-            raise
-        except BaseException:
-            self._release(owner)
-            raise
-        self._store.put(KIND, self._key, snap.to_record(), ttl=self._max_stale)
-        self._memory = snap
-        self._release(owner)
+        with store_lock(self._store, LOCK_KIND, self._key, self._lock_ttl) as won:
+            if not won:
+                held = self._store.get(LOCK_KIND, self._key) or {}
+                if held.get("failed"):
+                    raise _last_failure(held)
+                return None
+            started = self._clock()
+            try:
+                snap = fetch_snapshot(self._api, started)
+            except WecomApiError as e:
+                # Every worker answers with this error (its errcode and admin hint) until
+                # the back-off ends, without calling WeCom. The lock's record is
+                # replaced, so the release (which removes only the record it wrote)
+                # leaves it to expire after retry_after.
+                self._store.put(LOCK_KIND, self._key, {"failed": True, "api": e.api,
+                                                       "errcode": e.errcode},
+                                ttl=self._retry_after)
+                raise
+            self._store.put(KIND, self._key, snap.to_record(), ttl=self._max_stale)
+            self._memory = snap
         log.info("wecom directory read departments=%d tags=%d ms=%d", len(snap.names),
                  len(snap.tags), (self._clock() - started) * 1000)
         return snap
-
-    def _release(self, owner: str) -> None:
-        record = self._store.get(LOCK_KIND, self._key)
-        if record and record.get("owner") == owner:
-            self._store.delete(LOCK_KIND, self._key)
