@@ -1,6 +1,6 @@
 """The OpenID provider: Authlib's authorization server with our grants and
 endpoints, plus what Authlib leaves to us (sessions, token records, userinfo,
-discovery, RFC 9207 `iss`)."""
+discovery)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc9207 import IssuerParameter
 from werkzeug.wrappers import Response
 
 from ..config import DEVICE_CODE, Settings
@@ -74,6 +74,26 @@ class _Server(AuthorizationServer):
             return request
         return super().create_oauth2_request(request)
 
+    def authorization_response(self, status: int, body: Any, headers: Any) -> Response:
+        """An authorization response (code or error redirect) of a request validated
+        earlier, passed through the hooks `create_authorization_response` would run:
+        the extensions (RFC 9207 `iss`) see every such response, not only those that
+        method builds (the views answer already validated grants themselves)."""
+        response = self.handle_response(status, body, headers)
+        self.execute_hook("after_create_authorization_response", response)
+        return response
+
+
+class Issuer(IssuerParameter):
+    """RFC 9207: every authorization response, errors included, names its issuer
+    (mix-up defence)."""
+
+    def __init__(self, issuer: str):
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
 
 class Provider:
     """Everything the OIDC endpoints need, built once at startup."""
@@ -92,6 +112,7 @@ class Provider:
         self.clients = {c.client_id: Client(c) for c in settings.clients}
         self.server = _Server(query_client=self.clients.get, save_token=self._save_token)
         self.server.register_client_auth_method("client_secret_basic", client_secret_basic)
+        self.server.register_extension(Issuer(settings.issuer))
         ttl = settings.tokens.access_token_ttl
         self.server.load_config({
             "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": ttl, "refresh_token": ttl,
@@ -137,19 +158,6 @@ class Provider:
 
     def resumed_request(self, params: Mapping[str, str]) -> ResumedRequest:
         return ResumedRequest(self.url("/authorize"), params)
-
-    def with_iss(self, response: Response) -> Response:
-        """RFC 9207: every authorization response names its issuer (mix-up defence)."""
-        location = response.headers.get("Location")
-        if location and response.status_code in (302, 303):
-            sep = "&" if "?" in location else "?"
-            fragment = ""
-            if "#" in location:
-                location, fragment = location.split("#", 1)
-                fragment = "#" + fragment
-            response.headers["Location"] = (
-                f"{location}{sep}iss={quote(self.settings.issuer, safe='')}{fragment}")
-        return response
 
     def _access_token(self, client: Client, grant_type: str, user: User, scope: str) -> str:
         if client.settings.access_token_format == "opaque":

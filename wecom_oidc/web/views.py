@@ -145,14 +145,13 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         except OAuth2Error as err:
             err.state = grant.request.payload.state
             return _authorization_error(err)
-        return provider.with_iss(Response(body, status=status, headers=headers))
+        return server.authorization_response(status, body, headers)
 
     def _authorization_error(err: OAuth2Error) -> Response:
         # RFC 6749 §4.1.2.1: redirect only once client and redirect_uri are known good.
         if not err.redirect_uri:
             return oauth_error_page(err)
-        status, _, headers = err()
-        return provider.with_iss(Response(status=status, headers=headers))
+        return server.authorization_response(*err())
 
     @bp.post("/token")
     def token() -> Response:
