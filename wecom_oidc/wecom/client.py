@@ -9,6 +9,7 @@ Nothing here logs or raises the secret, access_token, code or ticket.
 
 from __future__ import annotations
 
+import json as jsonlib
 import logging
 import random
 import re
@@ -16,9 +17,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from ..store.base import StateStore
@@ -219,8 +222,7 @@ class WecomClient:
         response, failure = None, None
         body: dict[str, Any] = {}
         try:
-            response = self._session.request(method, self._base + api, params=query,
-                                             json=json, timeout=self._timeout)
+            response = self._send(method, api, query, json)
         except requests.RequestException as exc:
             failure = _transport_error(api, exc)
         # Raised outside the except block: requests' exception text holds the URL with
@@ -243,6 +245,24 @@ class WecomClient:
         self.pressure.tripped(api, error)
         raise error
 
+    def _send(self, method: str, api: str, query: dict[str, Any],
+              json: dict[str, Any] | None) -> requests.Response:
+        """One HTTP exchange on the pooled session, the request built as it goes on the
+        wire. Session.request would merge settings, cookies and hooks and re-parse the
+        URL on every call, about a third of the CPU a WeCom call cost; none of that
+        applies here (no cookies, no auth, no redirects, the proxies read once)."""
+        prepared = requests.PreparedRequest()
+        prepared.method = method
+        prepared.url = self._base + api + "?" + urlencode(query)
+        if json is None:
+            prepared.headers = CaseInsensitiveDict(_HEADERS)
+        else:
+            prepared.headers = CaseInsensitiveDict(_JSON_HEADERS)
+            prepared.body = jsonlib.dumps(json, ensure_ascii=False).encode()
+            prepared.headers["Content-Length"] = str(len(prepared.body))
+        return self._session.send(prepared, timeout=self._timeout, allow_redirects=False,
+                                  proxies=self._session.proxies)
+
     def _observe(self, api: str, errcode: int | None, elapsed: float) -> None:
         if self._observer is None:
             return
@@ -250,6 +270,10 @@ class WecomClient:
             self._observer(api, errcode, elapsed)
         except Exception:  # a metrics hook must never break a login
             log.exception("wecom call observer failed api=%s", api)
+
+
+_HEADERS = {"User-Agent": "wecom-oidc", "Accept": "application/json"}
+_JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
 
 
 def _pooled_session(base_url: str) -> requests.Session:
@@ -287,7 +311,7 @@ def _parse(api: str, response: Any) -> tuple[dict[str, Any], Transport | None]:
     if status != 200:  # WeCom answers errors with 200 (§0): a proxy or a wrong base URL
         return {}, Transport(api, f"HTTP {status}", status=status, transient=False)
     try:
-        body = response.json()
+        body = jsonlib.loads(response.content)
     except ValueError:
         return {}, Transport(api, "answer is not JSON", status=status, transient=False)
     if not isinstance(body, dict) or not isinstance(body.get("errcode", 0), int):
