@@ -13,6 +13,7 @@ The API others use (e.g. a new endpoint):
     limiter.check("device_user_code_per_ip", client_ip)   # raises TooManyRequests
     decision = limiter.hit(rule, key)                      # count, no raise
     decision = limiter.peek(rule, key)                     # look, no count
+    decisions = limiter.hit_many([(rule, key, 1), ...])    # several, one store trip
 
 `rule` is a [limits] key (config.settings.DEFAULT_RATES: add new rules there, with a
 default, and document them in config.example.toml); a rule set to "off" or
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .config import LimitSettings, Rate
@@ -62,40 +63,50 @@ class RateLimiter:
     def hit(self, rule: str, key: str, amount: int = 1) -> Decision:
         """Count `amount` requests for `key` under `rule`; allowed while the count
         stays within the limit."""
-        rate = self.settings.rate(rule)
-        if rate is None:
-            return ALLOWED
-        count, retry_after = self._count(rule, key, rate, amount)
-        decision = Decision(count <= rate.limit, count, rate.limit, retry_after)
-        if not decision.allowed:
-            self._on_limited(rule)
-        return decision
+        return self.hit_many([(rule, key, amount)])[0]
 
     def peek(self, rule: str, key: str) -> Decision:
         """Whether one more request would be allowed, without counting it (for
         counters that only failures increase)."""
-        rate = self.settings.rate(rule)
-        if rate is None:
-            return ALLOWED
-        count, retry_after = self._count(rule, key, rate, 0)
-        decision = Decision(count < rate.limit, count, rate.limit, retry_after)
-        if not decision.allowed:
-            self._on_limited(rule)
-        return decision
+        return self.hit_many([(rule, key, 0)])[0]
 
     def check(self, rule: str, key: str) -> None:
         """hit(), raising TooManyRequests (-> 429 with Retry-After) when over."""
         raise_if_refused(rule, self.hit(rule, key))
 
-    def _count(self, rule: str, key: str, rate: Rate, amount: int) -> tuple[int, int]:
+    def hit_many(self, hits: Sequence[tuple[str, str, int]]) -> list[Decision]:
+        """hit() (amount >= 1) or peek() (amount 0) for each (rule, key, amount), in
+        one store round trip. Stops at the first refusal: the decisions end there and
+        the later rules are not counted, so put the caller's own counters (its
+        address) before shared ones (its client)."""
         now = self.clock()
-        window = int(now // rate.window)
-        ends = (window + 1) * rate.window
+        rates = [self.settings.rate(rule) for rule, _, _ in hits]
+        # A peek asks whether one more would pass: refused at the limit, not above it.
         # The counter outlives its window by a little: the store (Redis) may measure
         # TTLs on a clock slightly apart from ours.
-        count = self.store.incr(RATE, f"{rule}:{rate.window}:{window}:{key or '-'}",
-                                ttl=ends - now + 5, amount=amount)
-        return count, max(1, math.ceil(ends - now))
+        counts = iter(self.store.incr_many(RATE, [
+            (f"{rule}:{rate.window}:{int(now // rate.window)}:{key or '-'}",
+             _window_end(rate, now) - now + 5, amount,
+             rate.limit if amount else rate.limit - 1)
+            for (rule, key, amount), rate in zip(hits, rates, strict=True) if rate
+        ]) if any(rates) else ())
+        decisions = []
+        for (rule, _, amount), rate in zip(hits, rates, strict=True):
+            if rate is None:
+                decisions.append(ALLOWED)
+                continue
+            count = next(counts)
+            allowed = count <= rate.limit if amount else count < rate.limit
+            decisions.append(Decision(allowed, count, rate.limit,
+                                      max(1, math.ceil(_window_end(rate, now) - now))))
+            if not allowed:
+                self._on_limited(rule)
+                break
+        return decisions
+
+
+def _window_end(rate: Rate, now: float) -> float:
+    return (int(now // rate.window) + 1) * rate.window
 
 
 def raise_if_refused(rule: str, decision: Decision) -> None:

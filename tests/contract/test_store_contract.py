@@ -348,6 +348,48 @@ def test_store_incr_under_threads_loses_no_count(store: StateStore):
     assert sorted(results) == list(range(1, THREADS + 1))
 
 
+def test_store_incr_many_counts_each_in_order_and_shares_counters_with_incr(store: StateStore):
+    assert store.incr("rate", "b", ttl=60, amount=4) == 4
+    assert store.incr_many("rate", [("a", 60, 1, 99), ("b", 60, 0, 99),
+                                     ("c", 60, 2, 99)]) == [1, 4, 2]
+    assert store.incr_many("rate", [("c", 60, 1, 99), ("a", 60, 1, 99)]) == [3, 2]
+    assert store.incr("rate", "b", ttl=60) == 5
+    assert store.incr_many("other", [("a", 60, 0, 99)]) == [0]  # kinds stay apart
+
+
+def test_store_incr_many_stops_after_the_first_counter_above_its_ceiling(store: StateStore):
+    counters = [("ip", 60, 1, 2), ("client", 60, 1, 99)]
+    assert store.incr_many("rate", counters) == [1, 1]
+    assert store.incr_many("rate", counters) == [2, 2]
+    # Over its ceiling, the address's counter still counts; the client's is left alone.
+    assert store.incr_many("rate", counters) == [3]
+    assert store.incr_many("rate", counters) == [4]
+    assert store.incr("rate", "client", ttl=60, amount=0) == 2
+    # A counter at its ceiling (not above) lets the next one count.
+    assert store.incr_many("rate", [("peek", 60, 0, 0), ("after", 60, 1, 9)]) == [0, 1]
+
+
+@pytest.mark.injected_clock
+def test_store_incr_many_keeps_each_counters_own_window(store: StateStore, clock):
+    counters = [("short", 5, 1, 99), ("long", 60, 1, 99)]
+    assert store.incr_many("rate", counters) == [1, 1]
+    clock.advance(6)
+    assert store.incr_many("rate", counters) == [1, 2]
+
+
+def test_store_incr_many_bad_amount_raises_value_error_and_counts_nothing(store: StateStore):
+    with pytest.raises(ValueError):
+        store.incr_many("rate", [("k", 60, 1, 99), ("j", 60, -1, 99)])
+    assert store.incr("rate", "k", ttl=60, amount=0) == 0
+
+
+def test_store_incr_many_under_threads_loses_no_count(store: StateStore):
+    results = _race(THREADS, lambda: store.incr_many(
+        "rate", [("x", 30, 1, 10**6), ("y", 30, 2, 10**6)]))
+    assert sorted(r[0] for r in results) == list(range(1, THREADS + 1))
+    assert sorted(r[1] for r in results) == list(range(2, 2 * THREADS + 1, 2))
+
+
 # -- index sets (member -> live sessions, members with sessions) ----------------------
 
 

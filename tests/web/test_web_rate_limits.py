@@ -134,3 +134,19 @@ access_token_format = "opaque"
     bearer = {"Authorization": f"Bearer {token}"}
     assert [http.get("/userinfo", headers=bearer).status_code for _ in range(3)] == [
         200, 200, 429]
+
+
+def test_limits_a_request_refused_for_its_address_spends_nothing_of_its_client(build_app):
+    """One address over its own limit must not use up its client's quota for everyone:
+    the per-client counter only counts requests the per-address one let through."""
+    extra = '[limits]\nintrospect_per_ip = "2/1m"\nintrospect_per_client = "3/1m"\n'
+    http = build_app(extra=extra)[0].test_client()
+
+    def from_address(ip: str) -> int:
+        return http.post("/introspect", data={"token": "t" * 40},
+                         headers=basic_auth(APP_ID, APP_SECRET),
+                         environ_base={"REMOTE_ADDR": ip}).status_code
+
+    assert [from_address("192.0.2.1") for _ in range(6)] == [200, 200] + [429] * 4
+    assert from_address("192.0.2.2") == 200  # the client's third, not its seventh
+    assert from_address("192.0.2.3") == 429  # ... and the fourth is over its 3

@@ -190,11 +190,14 @@ class Provider:
               max(ttl, self.settings.tokens.refresh_token_ttl if token.get("refresh_token")
                   else 0))
 
-    def userinfo(self, access_token: str) -> dict[str, Any] | None:
-        """The claims an access token releases, or None if it is not ours, expired
-        or revoked."""
+    def access_token_record(self, access_token: str) -> dict[str, Any] | None:
+        """The live record of one of our access tokens, or None if it is not ours,
+        expired or revoked."""
         key = self.access_token_id(access_token)
-        record = self.store.get(ACCESS_TOKEN, key) if key else None
+        return self.store.get(ACCESS_TOKEN, key) if key else None
+
+    def userinfo(self, record: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The claims an access token's record releases (None without openid)."""
         if record is None or "openid" not in record["scope"].split():
             return None
         return claims_for_scope(record["claims"], record["scope"])

@@ -24,6 +24,7 @@ from prometheus_client import (
 )
 
 from ..errors import StoreUnavailable
+from ..store.base import Increment
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _GRANTS = ("authorization_code", "refresh_token")
@@ -196,6 +197,9 @@ class InstrumentedStore:
 
     def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
         return self._run("incr", kind, key, ttl, amount)
+
+    def incr_many(self, kind: str, counters: Sequence[Increment]) -> list[int]:
+        return self._run("incr_many", kind, counters)
 
     def revoke_grant(self, grant_id: str) -> int:
         return self._run("revoke_grant", grant_id)

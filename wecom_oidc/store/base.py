@@ -14,6 +14,8 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 Clock = Callable[[], float]
+# One counter of StateStore.incr_many: (key, ttl in seconds, amount, ceiling).
+Increment = tuple[str, float, int, int]
 
 _KIND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -66,6 +68,13 @@ class StateStore(Protocol):
         `amount=0` reads the counter. Counters are a namespace apart from records:
         get/take/delete never see them."""
 
+    def incr_many(self, kind: str, counters: Sequence[Increment]) -> list[int]:
+        """`incr` for several (key, ttl, amount, ceiling) counters in one round trip
+        (a request's rate limits), in order, stopping after the first whose new value
+        is above its ceiling: the later ones are left alone (a request refused by its
+        own address's limit must not spend its client's). Returns the new values of
+        the counters it reached. Each counter is atomic; the set need not be."""
+
     def revoke_grant(self, grant_id: str) -> int:
         """Delete every record whose record["grant_id"] == grant_id (a token family
         issued from one code or one login); returns how many were deleted."""
@@ -112,6 +121,17 @@ def check_ttl(ttl: float) -> float:
     if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl > 0:
         raise ValueError("store ttl must be a positive number of seconds")
     return float(ttl)
+
+
+# The ceiling of a counter that never stops the ones after it (an int, for Lua too).
+NO_CEILING = 2**53
+
+
+def check_increments(kind: str, counters: Sequence[Increment]) -> list[Increment]:
+    """incr_many's counters with hashed keys, every argument checked before any
+    counter moves."""
+    return [(hash_key(kind, key), check_ttl(ttl), check_amount(amount), int(ceiling))
+            for key, ttl, amount, ceiling in counters]
 
 
 def check_amount(amount: int) -> int:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from .base import (
+    NO_CEILING,
     Clock,
-    check_amount,
+    Increment,
+    check_increments,
     check_kind,
     check_member,
     check_ttl,
@@ -125,16 +127,24 @@ class MemoryStore:
             return True
 
     def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
-        hkey, ttl, amount = hash_key(kind, key), check_ttl(ttl), check_amount(amount)
+        return self.incr_many(kind, [(key, ttl, amount, NO_CEILING)])[0]
+
+    def incr_many(self, kind: str, counters: Sequence[Increment]) -> list[int]:
+        checked = check_increments(kind, counters)
+        values = []
         with self._lock:
             now = self._clock()
-            value, expires_at = self._counters.get(hkey, (0, now))
-            if expires_at <= now:
-                value, expires_at = 0, now + ttl
-            value += amount
-            self._counters[hkey] = (value, expires_at)
+            for hkey, ttl, amount, ceiling in checked:
+                value, expires_at = self._counters.get(hkey, (0, now))
+                if expires_at <= now:
+                    value, expires_at = 0, now + ttl
+                value += amount
+                self._counters[hkey] = (value, expires_at)
+                values.append(value)
+                if value > ceiling:
+                    break
             self._wrote(now)
-            return value
+        return values
 
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:

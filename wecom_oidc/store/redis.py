@@ -38,7 +38,9 @@ from redis.retry import Retry
 
 from ..errors import StoreUnavailable
 from .base import (
-    check_amount,
+    NO_CEILING,
+    Increment,
+    check_increments,
     check_kind,
     check_member,
     check_ttl,
@@ -66,11 +68,15 @@ return 0
 
 # A counter: INCRBY, and an expiry only when the key has none yet (fixed window).
 _INCR = """
-local n = redis.call('INCRBY', KEYS[1], ARGV[2])
-if redis.call('PTTL', KEYS[1]) < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local counts = {}
+for i, key in ipairs(KEYS) do
+  counts[i] = redis.call('INCRBY', key, ARGV[3 * i - 1])
+  if redis.call('PTTL', key) < 0 then
+    redis.call('PEXPIRE', key, ARGV[3 * i - 2])
+  end
+  if counts[i] > tonumber(ARGV[3 * i]) then break end
 end
-return n
+return counts
 """
 
 _WRITE = """
@@ -285,10 +291,23 @@ class RedisStore:
             return bool(self._delete_if(keys=[rkey], args=[dump_record(record)]))
 
     def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
-        ckey = f"{self.prefix}c:{hash_key(kind, key)}"
-        ms = max(1, math.ceil(check_ttl(ttl) * 1000))
+        return self.incr_many(kind, [(key, ttl, amount, NO_CEILING)])[0]
+
+    def incr_many(self, kind: str, counters: Sequence[Increment]) -> list[int]:
+        checked = check_increments(kind, counters)
+        keys = [f"{self.prefix}c:{hkey}" for hkey, _, _, _ in checked]
+        args = [[max(1, math.ceil(ttl * 1000)), amount, ceiling]
+                for _, ttl, amount, ceiling in checked]
         with _errors():
-            return int(self._incr(keys=[ckey], args=[ms, check_amount(amount)]))
+            if not self.cluster:
+                return [int(n) for n in self._incr(keys=keys, args=sum(args, []))]
+            # A script may only touch keys of one slot: a cluster counts key by key.
+            values: list[int] = []
+            for key, arg in zip(keys, args, strict=True):
+                values += [int(n) for n in self._incr(keys=[key], args=arg)]
+                if values[-1] > arg[2]:
+                    break
+            return values
 
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:

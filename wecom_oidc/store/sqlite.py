@@ -20,8 +20,10 @@ from typing import Any
 
 from ..errors import StoreUnavailable
 from .base import (
+    NO_CEILING,
     Clock,
-    check_amount,
+    Increment,
+    check_increments,
     check_kind,
     check_member,
     check_ttl,
@@ -275,13 +277,21 @@ class SqliteStore:
                 (hkey, dump_record(record), self._clock())).rowcount == 1
 
     def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
-        hkey, ttl, amount = hash_key(kind, key), check_ttl(ttl), check_amount(amount)
+        return self.incr_many(kind, [(key, ttl, amount, NO_CEILING)])[0]
+
+    def incr_many(self, kind: str, counters: Sequence[Increment]) -> list[int]:
+        checked = check_increments(kind, counters)
         now = self._clock()
-        with self._db() as db:
-            rows = db.execute(_INCR, {"hkey": hkey, "amount": amount, "now": now,
-                                      "expires": now + ttl}).fetchall()
+        values = []
+        with self._db() as db:  # one transaction: a request's limits cost one commit
+            for hkey, ttl, amount, ceiling in checked:
+                values.append(int(db.execute(_INCR, {
+                    "hkey": hkey, "amount": amount, "now": now,
+                    "expires": now + ttl}).fetchone()[0]))
+                if values[-1] > ceiling:
+                    break
             self._wrote(db, now)
-        return int(rows[0][0])
+        return values
 
     def revoke_grant(self, grant_id: str) -> int:
         if not grant_id:

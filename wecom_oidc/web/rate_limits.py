@@ -17,12 +17,12 @@ import time
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from ..errors import StoreUnavailable
-from ..oidc.grants import ACCESS_TOKEN
 from ..oidc.provider import Provider
 from ..ratelimit import RateLimiter, raise_if_refused
+from .access_token import access_token_record
 from .errors import request_id
 
 log = logging.getLogger("wecom_oidc.web")
@@ -41,8 +41,9 @@ FAMILIES = {
 # Endpoints where the client authenticates (a failure is a guess at its secret).
 CLIENT_AUTH = {"bridge.token", "device.device_authorization", "bridge.introspect",
                "bridge.revoke"}
-# Login records a callback's state points at (web/login_state.py), for its client.
-LOGIN_KINDS = {"bridge.upstream_callback": "login"}
+# Endpoints whose client only the view can tell, from the saved login its state names:
+# the view calls limit_client() before WeCom is asked anything.
+CLIENT_FROM_VIEW = {"bridge.upstream_callback"}
 
 
 def client_ip() -> str:
@@ -71,27 +72,27 @@ def init_app(app: Flask, limiter: RateLimiter, *,
     """Register the checks on the bridge `app` (its provider in app.extensions).
     `on_failed_auth(client_id or "")` is told of every failed client authentication."""
     provider: Provider = app.extensions["wecom_oidc"]
-    app.extensions["rate_limiter"] = limiter
 
     def known(client_id: str) -> str:
         """Counters only for registered clients: junk ids must not create keys."""
         return client_id if client_id in provider.clients else ""
 
     def client_of_request(endpoint: str) -> str:
-        if endpoint in LOGIN_KINDS:
-            state = request.args.get("state", "")
-            pending = provider.store.get(LOGIN_KINDS[endpoint], state) if (
-                0 < len(state) <= 128) else None
-            params = (pending or {}).get("params") or {}
-            return known(str(params.get("client_id", "")))
+        if endpoint in CLIENT_FROM_VIEW:
+            return ""
         if endpoint == "bridge.userinfo":
             # The client a valid access token (JWT or opaque) was issued to; a junk
             # token names none, so only the per-address limit applies to it.
-            token = _bearer()
-            key = provider.access_token_id(token) if token else None
-            record = provider.store.get(ACCESS_TOKEN, key) if key else None
-            return known(str((record or {}).get("client_id", "")))
+            return known(str((access_token_record(provider) or {}).get("client_id", "")))
         return known(claimed_client_id())
+
+    def check_client(client_id: str) -> None:
+        family = FAMILIES.get(request.endpoint or "")
+        if family and known(client_id):
+            limiter.check(f"{family}_per_client", client_id)
+
+    app.extensions["rate_limiter"] = limiter
+    app.extensions["rate_limits.check_client"] = check_client
 
     @app.before_request
     def _rate_limits() -> None:
@@ -99,18 +100,21 @@ def init_app(app: Flask, limiter: RateLimiter, *,
         if family is None or request.method == "OPTIONS":
             return
         ip = client_ip()
-        limiter.check(f"{family}_per_ip", ip)
         client_id = client_of_request(request.endpoint or "")
+        # One store round trip; the address's own counters first, so a request they
+        # refuse never spends its client's (hit_many stops at the first refusal).
+        hits = [(f"{family}_per_ip", ip, 1)]
         if request.endpoint in CLIENT_AUTH:
             # Refused before the secret is even looked at: the right secret does not
             # help a client locked out by guesses.
-            raise_if_refused("failed_auth_per_ip", limiter.peek("failed_auth_per_ip", ip))
+            hits.append(("failed_auth_per_ip", ip, 0))
             if client_id:
-                for rule, key in (("failed_auth_per_client_ip", f"{client_id} {ip}"),
-                                  ("failed_auth_per_client", client_id)):
-                    raise_if_refused(rule, limiter.peek(rule, key))
+                hits += [("failed_auth_per_client_ip", f"{client_id} {ip}", 0),
+                         ("failed_auth_per_client", client_id, 0)]
         if client_id:
-            limiter.check(f"{family}_per_client", client_id)
+            hits.append((f"{family}_per_client", client_id, 1))
+        for (rule, _, _), decision in zip(hits, limiter.hit_many(hits), strict=False):
+            raise_if_refused(rule, decision)
 
     @app.after_request
     def _count_failed_auth(resp: Response) -> Response:
@@ -136,10 +140,10 @@ def init_app(app: Flask, limiter: RateLimiter, *,
         return resp
 
 
-def _bearer() -> str:
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    if request.method == "POST":
-        return request.form.get("access_token", "")
-    return ""
+def limit_client(client_id: str) -> None:
+    """The per-client limit of this request's endpoint, for a view that learns its
+    client from a record (CLIENT_FROM_VIEW); raises TooManyRequests when over. Nothing
+    when the rate limits are not installed."""
+    check = current_app.extensions.get("rate_limits.check_client")
+    if check is not None:
+        check(client_id)

@@ -20,10 +20,12 @@ from ..oidc.provider import Provider, ResumedRequest
 from ..oidc.session import Session
 from ..ops.audit import audit, audit_context
 from ..upstream.base import LoginRequest, Upstream, callback_has_fragment, callback_path
+from .access_token import access_token_record, bearer_token
 from .errors import denied_page, oauth_error_page, request_id
 from .fragment import navigate_without_fragment
 from .login_state import bind_browser, save_login, take_login
 from .logout import add_logout_route
+from .rate_limits import limit_client
 from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
 from .static_json import static_json_view
@@ -96,6 +98,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
 
     def _finish_login() -> Response:
         params = take_login(provider, request.args.get("state", ""))
+        limit_client(params.get("client_id", ""))  # before WeCom is asked anything
         oauth_request = provider.resumed_request(params)
         audit_context(client=params.get("client_id"))
         try:
@@ -169,8 +172,8 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
 
     @bp.route("/userinfo", methods=["GET", "POST"])
     def userinfo() -> Response:
-        token_value = _bearer_token()
-        claims = provider.userinfo(token_value) if token_value else None
+        token_value = bearer_token()
+        claims = provider.userinfo(access_token_record(provider))
         if claims is None:
             resp = jsonify(error="invalid_token",
                            error_description="The access token is missing, expired or revoked.")
@@ -193,16 +196,6 @@ def login_request(state: str, callback_url: str, scopes: tuple[str, ...] = ()) -
                         user_agent=request.headers.get("User-Agent", ""), scopes=scopes,
                         lang=request.values.get("ui_locales", "") or (
                             request.accept_languages.best_match(["zh", "en"]) or ""))
-
-
-def _bearer_token() -> str:
-    """RFC 6750: the Authorization header, or the form body of a POST."""
-    auth = request.headers.get("Authorization", "")
-    if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    if request.method == "POST":
-        return request.form.get("access_token", "")
-    return ""
 
 
 def make_root_blueprint(verify_files: tuple[tuple[str, str], ...]) -> Blueprint:
