@@ -8,6 +8,7 @@ import pytest
 from wecom_fakes import AGENT_ID, BASE, CORP_ID, SECRET, err, ok, url
 
 from wecom_oidc.wecom.client import WecomClient
+from wecom_oidc.wecom.backpressure import KIND, RECHECK
 from wecom_oidc.wecom.errors import RateLimited
 
 
@@ -71,3 +72,39 @@ def test_backpressure_only_for_the_limited_api(client, gettoken, requests_mock):
     with pytest.raises(RateLimited):
         client.member("u")
     assert client.departments() == [{"id": 1}]
+
+
+def test_backpressure_seen_by_a_worker_that_just_found_none_within_recheck(
+        client, other_worker, gettoken, requests_mock, clock, store):
+    """A worker trusts "no back-off" for RECHECK seconds without a store read per call,
+    then sees the back-off another worker recorded; its call answered 45009 in between
+    joins that back-off rather than doubling it."""
+    requests_mock.get(url("user/get"), [ok(userid="u"), err(45009), err(45009),
+                                        ok(userid="u")])
+    assert other_worker.member("u")["userid"] == "u"  # found no back-off: trusted a while
+    reads = []
+    real_get = store.get
+    store.get = lambda kind, key: reads.append(kind) or real_get(kind, key)
+    with pytest.raises(RateLimited):
+        client.member("u")  # the back-off starts: 2 s
+    with pytest.raises(RateLimited):
+        other_worker.member("u")  # in flight before it knew: sent, 45009
+    assert _calls(requests_mock, "user/get") == 3
+    clock.advance(RECHECK)
+    with pytest.raises(RateLimited):
+        other_worker.member("u")  # now it reads the store: not sent
+    assert _calls(requests_mock, "user/get") == 3
+    clock.advance(2 - RECHECK)
+    assert other_worker.member("u")["userid"] == "u"  # still the first 2 s, not doubled
+    assert reads.count(KIND) >= 2
+
+
+def test_backpressure_costs_no_store_read_per_call_while_wecom_is_fine(
+        client, gettoken, requests_mock, store):
+    requests_mock.get(url("user/get"), **ok(userid="u"))
+    reads = []
+    real_get = store.get
+    store.get = lambda kind, key: reads.append(kind) or real_get(kind, key)
+    for _ in range(5):
+        client.member("u")
+    assert reads.count(KIND) == 2  # once per API (gettoken, user/get), not once a call
