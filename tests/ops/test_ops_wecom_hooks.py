@@ -4,6 +4,7 @@ the token cache says hit or miss. These feed /metrics without wecom/ importing i
 from __future__ import annotations
 
 import pytest
+import requests
 
 from wecom_oidc.store import MemoryStore
 from wecom_oidc.wecom.client import WecomClient
@@ -25,7 +26,7 @@ def seen():
 def client(seen):
     store = MemoryStore()
     c = WecomClient(api_base_url=BASE, corp_id="ww1", agent_id=1, secret="s3cret", store=store,
-                    sleep=lambda s: None,
+                    session=requests.Session(), sleep=lambda s: None,
                     observer=lambda api, errcode, elapsed: seen["calls"].append(
                         (api, errcode, elapsed)),
                     token_observer=seen["lookups"].append)
@@ -68,7 +69,7 @@ def test_observer_that_raises_does_not_break_the_call(requests_mock):
 
     store = MemoryStore()
     c = WecomClient(api_base_url=BASE, corp_id="ww1", agent_id=1, secret="s", store=store,
-                    observer=broken, token_observer=broken)
+                    session=requests.Session(), observer=broken, token_observer=broken)
     requests_mock.get(_url("gettoken"), json={"errcode": 0, "access_token": "T",
                                               "expires_in": 7200})
     assert c.access_token() == "T"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import requests
 from wecom_fakes import AGENT_ID, BASE, CORP_ID, SECRET, TOKEN_1, TOKEN_2, FakeClock, ok, url
 
 from wecom_oidc.store import MemoryStore
@@ -32,8 +33,8 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def client(store, clock, sleeps) -> Iterator[WecomClient]:
     c = WecomClient(api_base_url=BASE, corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET,
-                    store=store, clock=clock, sleep=sleeps.append, busy_retries=3,
-                    backoff=0.2)
+                    store=store, session=requests.Session(), clock=clock,
+                    sleep=sleeps.append, busy_retries=3, backoff=0.2)
     yield c
     c.close()
 

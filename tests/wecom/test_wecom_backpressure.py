@@ -5,10 +5,11 @@ WeCom keeps limiting and other APIs are unaffected."""
 from __future__ import annotations
 
 import pytest
+import requests
 from wecom_fakes import AGENT_ID, BASE, CORP_ID, SECRET, err, ok, url
 
-from wecom_oidc.wecom.client import WecomClient
 from wecom_oidc.wecom.backpressure import KIND, RECHECK
+from wecom_oidc.wecom.client import WecomClient
 from wecom_oidc.wecom.errors import RateLimited
 
 
@@ -21,7 +22,7 @@ def other_worker(store, clock):
     """A second client (another worker or replica) on the same store."""
     refused: list[str] = []
     c = WecomClient(api_base_url=BASE, corp_id=CORP_ID, agent_id=AGENT_ID, secret=SECRET,
-                    store=store, clock=clock, sleep=lambda s: None,
+                    store=store, session=requests.Session(), clock=clock, sleep=lambda s: None,
                     backoff_observer=refused.append)
     c.refused = refused
     yield c

@@ -20,14 +20,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.structures import CaseInsensitiveDict
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from ..store.base import StateStore
 from .backpressure import BackPressure
 from .errors import Busy, TokenInvalid, Transport, WecomApiError, error_for
 from .token import AccessTokenSource
+from .transport import HttpTransport, PooledTransport, SessionTransport, Timeout
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +76,7 @@ class WecomClient:
 
     def __init__(self, *, api_base_url: str, corp_id: str, agent_id: int | str, secret: Any,
                  store: StateStore, session: requests.Session | None = None,
-                 timeout: float | tuple[float, float] = (3.05, 10),
+                 timeout: Timeout = (3.05, 10),
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep,
                  busy_retries: int = 3, backoff: float = 0.2,
@@ -90,8 +88,9 @@ class WecomClient:
         self.agent_id = agent_id
         # Accept config's Secret (has .reveal()) or a plain str; never kept in a repr.
         self.__secret = secret.reveal() if hasattr(secret, "reveal") else str(secret)
-        self._session = session or _pooled_session(self._base)
-        self._timeout = timeout
+        # A given session (requests-mock in tests) is used as is; otherwise the pool.
+        self._http: HttpTransport = (SessionTransport(session, timeout) if session is not None
+                                     else PooledTransport(self._base, timeout))
         self._fetches = 0  # gettoken calls from this process: tells a cached token from a new one
         self._sleep = sleep
         self._busy_retries = max(1, busy_retries)
@@ -114,7 +113,7 @@ class WecomClient:
         return f"WecomClient(corp_id={self.corp_id!r}, agent_id={self.agent_id!r})"
 
     def close(self) -> None:
-        self._session.close()
+        self._http.close()
 
     # -- public API ----------------------------------------------------------------------
 
@@ -219,16 +218,17 @@ class WecomClient:
         if token is not None:
             query["access_token"] = token
         started = time.monotonic()
-        response, failure = None, None
         body: dict[str, Any] = {}
+        failure: Transport | None = None
         try:
-            response = self._send(method, api, query, json)
-        except requests.RequestException as exc:
-            failure = _transport_error(api, exc)
-        # Raised outside the except block: requests' exception text holds the URL with
-        # access_token/code, so it must not even ride along as __context__.
+            status, content = self._http.send(
+                api, method, self._base + api + "?" + urlencode(query),
+                None if json is None else jsonlib.dumps(json, ensure_ascii=False).encode(),
+                _HEADERS if json is None else _JSON_HEADERS)
+        except Transport as exc:
+            failure = exc
         if failure is None:
-            body, failure = _parse(api, response)
+            body, failure = _parse(api, status, content)
         elapsed = time.monotonic() - started
         ms = elapsed * 1000
         self._observe(api, None if failure is not None else body.get("errcode", 0), elapsed)
@@ -245,24 +245,6 @@ class WecomClient:
         self.pressure.tripped(api, error)
         raise error
 
-    def _send(self, method: str, api: str, query: dict[str, Any],
-              json: dict[str, Any] | None) -> requests.Response:
-        """One HTTP exchange on the pooled session, the request built as it goes on the
-        wire. Session.request would merge settings, cookies and hooks and re-parse the
-        URL on every call, about a third of the CPU a WeCom call cost; none of that
-        applies here (no cookies, no auth, no redirects, the proxies read once)."""
-        prepared = requests.PreparedRequest()
-        prepared.method = method
-        prepared.url = self._base + api + "?" + urlencode(query)
-        if json is None:
-            prepared.headers = CaseInsensitiveDict(_HEADERS)
-        else:
-            prepared.headers = CaseInsensitiveDict(_JSON_HEADERS)
-            prepared.body = jsonlib.dumps(json, ensure_ascii=False).encode()
-            prepared.headers["Content-Length"] = str(len(prepared.body))
-        return self._session.send(prepared, timeout=self._timeout, allow_redirects=False,
-                                  proxies=self._session.proxies)
-
     def _observe(self, api: str, errcode: int | None, elapsed: float) -> None:
         if self._observer is None:
             return
@@ -276,42 +258,13 @@ _HEADERS = {"User-Agent": "wecom-oidc", "Accept": "application/json"}
 _JSON_HEADERS = {**_HEADERS, "Content-Type": "application/json"}
 
 
-def _pooled_session(base_url: str) -> requests.Session:
-    """One keep-alive pool for the process; retries are ours, not urllib3's. Proxy
-    settings (HTTPS_PROXY, NO_PROXY) are read once here: requests would otherwise
-    rescan the whole environment on every call, a measurable cost per login."""
-    session = requests.Session()
-    session.proxies = requests.utils.get_environ_proxies(base_url)
-    session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=64, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-def _transport_error(api: str, exc: requests.RequestException) -> Transport:
-    """Classify a requests failure without using its text (it contains the URL)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return Transport(api, "connect timeout", sent=False)
-    if isinstance(exc, requests.ReadTimeout):
-        return Transport(api, "read timeout")
-    if isinstance(exc, requests.ConnectionError):
-        reason = exc.args[0] if exc.args else None
-        if isinstance(reason, MaxRetryError) and isinstance(
-                reason.reason, NewConnectionError | ConnectTimeoutError):
-            return Transport(api, "connection failed", sent=False)
-        return Transport(api, "connection dropped")
-    return Transport(api, f"request failed ({type(exc).__name__})", transient=False)
-
-
-def _parse(api: str, response: Any) -> tuple[dict[str, Any], Transport | None]:
-    status = response.status_code
+def _parse(api: str, status: int, content: bytes) -> tuple[dict[str, Any], Transport | None]:
     if status >= 500:
         return {}, Transport(api, f"HTTP {status}", status=status)
     if status != 200:  # WeCom answers errors with 200 (§0): a proxy or a wrong base URL
         return {}, Transport(api, f"HTTP {status}", status=status, transient=False)
     try:
-        body = jsonlib.loads(response.content)
+        body = jsonlib.loads(content)
     except ValueError:
         return {}, Transport(api, "answer is not JSON", status=status, transient=False)
     if not isinstance(body, dict) or not isinstance(body.get("errcode", 0), int):
