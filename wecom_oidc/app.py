@@ -29,6 +29,7 @@ from .web import cors, params, rate_limits
 from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
+from .web.static_json import StaticJson
 from .web.views import make_blueprint, make_root_blueprint
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,11 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
                          on_failed_auth=metrics.client_auth_failed)
     init_ops(app, metrics)  # /readyz, /metrics, request ids, login and token metrics
     init_offboarding(app, provider, upstream, metrics)
+    # Fixed for the life of the process (keys load at start): serialised once.
+    prefix = settings.issuer_path
+    app.wsgi_app = StaticJson(app.wsgi_app, {  # type: ignore[method-assign]
+        prefix + "/.well-known/openid-configuration": provider.discovery(),
+        prefix + "/jwks.json": keys.public_jwks()})
     hops = settings.server.proxy_hops
     if hops:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

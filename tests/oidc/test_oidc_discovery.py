@@ -124,3 +124,21 @@ def test_public_document_with_its_etag_is_not_modified(http, path):
     assert again.headers["ETag"] == etag and again.headers["Cache-Control"].startswith("public")
     other = http.get(path, headers={"If-None-Match": '"something-else"'})
     assert other.status_code == 200 and other.get_json() == first.get_json()
+
+
+@pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks.json"])
+def test_public_document_answered_in_front_of_flask_keeps_every_header(http, path):
+    """Served before Flask's hooks run, the documents still carry what the hooks give
+    every JSON answer, HEAD has no body, and a browser's preflight is answered."""
+    resp, flask_json = http.get(path), http.get("/healthz")
+    for name in ("X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options",
+                 "Content-Security-Policy"):
+        assert resp.headers[name] == flask_json.headers[name]
+    assert resp.headers["X-Request-Id"] and resp.mimetype == "application/json"
+    head = http.head(path)
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == resp.headers["Content-Length"]
+    preflight = http.open(path, method="OPTIONS", headers={
+        "Origin": "https://spa.example", "Access-Control-Request-Method": "GET"})
+    assert preflight.status_code == 200 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert http.post(path).status_code in (404, 405)  # never the document

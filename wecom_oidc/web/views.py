@@ -28,7 +28,6 @@ from .logout import add_logout_route
 from .rate_limits import limit_client
 from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
-from .static_json import static_json_view
 
 log = logging.getLogger("wecom_oidc.web")
 
@@ -40,11 +39,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
     callback = callback_path(upstream.name)
     callback_url = provider.url(callback)
 
-    # Both fixed for the life of the process (keys load at start): serialised once.
-    bp.add_url_rule("/.well-known/openid-configuration", "discovery",
-                    static_json_view(provider.discovery()), methods=["GET"])
-    bp.add_url_rule("/jwks.json", "jwks", static_json_view(provider.keys.public_jwks()),
-                    methods=["GET"])
+    # Discovery and JWKS are answered in front of Flask (web/static_json.py, app.py).
 
     @bp.get("/healthz")
     def healthz() -> Response:
