@@ -23,13 +23,18 @@ def _mark(ok: bool) -> str:
 def print_report(results: list[dict], ceiling: Any, args: argparse.Namespace) -> int:
     """Print everything; returns the number of failed operations seen."""
     errors = 0
+    flask = None
     if ceiling is not None:
-        errors = len(ceiling.result.errors)
+        flask, bare = ceiling
+        errors = len(flask.result.errors) + len(bare.result.errors)
         print(f"\n(h) ceiling: minimal Flask app, same server settings, 4 round trips per "
-              f"login, {ceiling.result.users} users")
-        print(_row("ceiling 'logins'", ceiling))
+              f"login, {flask.result.users} users")
+        print(_row("ceiling 'logins'", flask))
+        print(_row("  ... no Flask (gunicorn alone)", bare))
+        print(f"    per round trip: Flask app {flask.cpu_ms / 4:.2f} ms CPU, gunicorn alone "
+              f"{bare.cpu_ms / 4:.2f} ms")
     for res in results:
-        errors += _print_store(res, ceiling, args)
+        errors += _print_store(res, flask, args)
     return errors
 
 

@@ -229,10 +229,11 @@ def _drop_prefix(prefix: str) -> None:
         r.delete(*keys[i:i + 500])
 
 
-def run_ceiling(args: argparse.Namespace, workdir: Path) -> Phase:
+def run_ceiling(args: argparse.Namespace, workdir: Path, bare: bool = False) -> Phase:
     """The same users and round trips a login makes to the bridge (4), on a Flask app
-    that answers constants."""
-    ceiling = servers.start_ceiling(workdir, shlex.split(args.serve_args))
+    that answers constants (`bare`: a plain WSGI callable, the server alone)."""
+    ceiling = servers.start_ceiling(workdir, shlex.split(args.serve_args)
+                                    + (["--bare"] if bare else []))
     b = Bench(ceiling, None, args.seconds)
 
     async def op(http, u, i):
@@ -246,7 +247,8 @@ def run_ceiling(args: argparse.Namespace, workdir: Path) -> Phase:
             await r.read()
 
     try:
-        return b.phase("ceiling", op, args.users["a"], server=ceiling)
+        return b.phase("bare ceiling" if bare else "ceiling", op, args.users["a"],
+                       server=ceiling)
     finally:
         ceiling.stop()
 
@@ -295,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}", flush=True)
     results = []
     with tempfile.TemporaryDirectory(prefix="wecom-oidc-bench-") as tmp:
-        ceiling = run_ceiling(args, Path(tmp)) if "h" in args.only else None
+        ceiling = ((run_ceiling(args, Path(tmp)), run_ceiling(args, Path(tmp), bare=True))
+                   if "h" in args.only else None)
         for store in args.stores.split(","):
             workdir = Path(tmp) / store
             workdir.mkdir()

@@ -202,6 +202,7 @@ def start_bridge(workdir: Path, port: int, emulator_url: str, store_url: str,
 
 def start_ceiling(workdir: Path, serve_args: list[str]) -> Server:
     port = free_port()
-    return _spawn("ceiling", [sys.executable, str(HERE / "ceiling.py"),
-                              "--bind", f"127.0.0.1:{port}", *serve_args],
+    name = "ceiling-bare" if "--bare" in serve_args else "ceiling"
+    return _spawn(name, [sys.executable, str(HERE / "ceiling.py"),
+                         "--bind", f"127.0.0.1:{port}", *serve_args],
                   f"http://127.0.0.1:{port}", "/healthz", workdir)
