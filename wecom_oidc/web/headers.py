@@ -78,7 +78,10 @@ def secure(resp: Response, form_targets: tuple[str, ...] = ()) -> Response:
         h["Content-Security-Policy"] = page_policy(form_targets)
     else:
         h.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-    if "Cache-Control" not in h or carries_credential(resp):
+    cache = h.get("Cache-Control")
+    # An answer already marked no-store (tokens, userinfo) is not parsed again to see
+    # whether it carries a credential.
+    if cache is None or ("no-store" not in cache and carries_credential(resp)):
         h["Cache-Control"] = "no-store"
     if "no-store" in h["Cache-Control"]:
         h["Pragma"] = "no-cache"
