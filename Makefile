@@ -10,7 +10,7 @@ SPA := tests/browser/spa
 APPS_VENVS ?= .venv-apps
 APPS_DIR := tests/apps
 
-.PHONY: install browser interop apache redis apps demo test serve bench bench-micro soak lint clean spa
+.PHONY: install browser interop apache redis apps demo test serve bench bench-micro profile soak lint clean spa
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -138,6 +138,11 @@ bench: $(STAMP) redis
 SOAK_ARGS ?= --duration 180 --users 16
 soak: $(STAMP)
 	PYTHONPATH=tests $(BIN)/python -m soak.soak $(SOAK_ARGS)
+
+# Where a login's CPU goes, in process: per endpoint and per request hook
+# (PROFILE_ARGS="--top 25" adds the costliest functions). Profile before optimising.
+profile: $(STAMP)
+	$(BIN)/python benchmarks/profile_login.py $(PROFILE_ARGS)
 
 # In-process CPU per login (no HTTP, pytest-benchmark): for profiling one code path.
 bench-micro: $(STAMP)
