@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import (
@@ -34,8 +34,10 @@ from authlib.oauth2.rfc8628 import (
 
 from ..config import DEVICE_CODE
 from ..store.kinds import Kind
+from . import person
 from .grants import AUTH_METHODS, revoke_if_replayed
 from .models import Client, User
+from .person import claims_delta, with_delta
 
 if TYPE_CHECKING:
     from .provider import Provider
@@ -115,8 +117,9 @@ def decide(provider: Provider, user_code: str, user: User | None) -> bool:
         return False
     record["status"] = APPROVED if user is not None else DENIED
     if user is not None:
-        record["user"] = {"sub": user.sub, "claims": user.claims, "auth_time": user.auth_time,
-                          "sid": user.sid, "identity": user.identity}
+        # Who approved: their login's person (by sid) and this client's view of them.
+        record["user"] = {"sub": user.sub, "auth_time": user.auth_time, "sid": user.sid,
+                          "delta": claims_delta(user.base, user.claims)}
     store.put(USER_CODE, user_code, record, remaining)
     return True
 
@@ -220,7 +223,12 @@ def device_grant(provider: Provider) -> type[DeviceCodeGrant]:
             store.put(USED_DEVICE, device_code, {"grant_id": u["sid"],
                                                  "client_id": record["client_id"]},
                       provider.settings.tokens.refresh_token_ttl)
-            return User(u["sub"], u["claims"], u["auth_time"], u["sid"], u["identity"])
+            found = person.load(store, u["sid"])
+            if found is None:  # the approving login ended since (logout, offboarding)
+                raise InvalidGrantError("The device_code is invalid, expired or used.")
+            user = person.user_of(u["sid"], found)
+            return replace(user, claims=with_delta(user.claims, u.get("delta") or {}),
+                           auth_time=u["auth_time"])
 
         def should_slow_down(self, credential: DeviceCredentialDict) -> bool:
             """A poll sooner than the interval after the previous one: slow_down,

@@ -74,6 +74,7 @@ def introspection_endpoint(provider: Provider) -> IntrospectionEndpoint:
                     "scope": r["scope"], "exp": int(r["exp"]), "iat": int(r["iat"]),
                     "iss": provider.settings.issuer, "aud": r["client_id"],
                     "token_type": "Bearer" if token.kind == ACCESS_TOKEN else "refresh_token",
-                    "username": r["claims"].get("preferred_username", r["sub"])}
+                    "username": r.get("username") or r.get("claims", {}).get(
+                        "preferred_username", r["sub"])}
 
     return Introspection(provider.server)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import (
@@ -20,9 +21,11 @@ from authlib.oidc.core.grants import OpenIDCode
 
 from ..errors import AccessDenied
 from ..store.kinds import Kind
+from . import person
 from .claims import claims_for_scope
 from .client_claims import for_client
 from .models import AuthorizationCode, Client, StoredToken, User
+from .person import claims_delta, with_delta
 
 if TYPE_CHECKING:
     from .provider import Provider
@@ -57,9 +60,9 @@ def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
             record = AuthorizationCode(
                 client_id=request.client.client_id,
                 redirect_uri=request.payload.redirect_uri or "",
-                scope=request.scope, sub=user.sub, claims=user.claims,
-                auth_time=user.auth_time, grant_id=user.sid, sid=user.sid,
-                identity=user.identity, nonce=data.get("nonce") or None,
+                scope=request.scope, sub=user.sub, auth_time=user.auth_time,
+                grant_id=user.sid, sid=user.sid, delta=claims_delta(user.base, user.claims),
+                nonce=data.get("nonce") or None,
                 code_challenge=data.get("code_challenge") or None,
                 code_challenge_method="S256" if data.get("code_challenge") else None,
             )
@@ -74,9 +77,13 @@ def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
         def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
             """Nothing to do: query_authorization_code took the code atomically."""
 
-        def authenticate_user(self, authorization_code: AuthorizationCode) -> User:
+        def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
             c = authorization_code
-            return User(c.sub, c.claims, c.auth_time, c.sid, c.identity)
+            found = person.load(provider.store, c.sid)
+            if found is None:
+                return None  # the login ended since (logout, offboarding): invalid_grant
+            user = person.user_of(c.sid, found)
+            return replace(user, claims=with_delta(user.claims, c.delta), auth_time=c.auth_time)
 
     return CodeGrant
 
@@ -130,21 +137,27 @@ def refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
                 return None
             return StoredToken(REFRESH_TOKEN, refresh_token, record)
 
-        def authenticate_user(self, refresh_token: StoredToken) -> User:
+        def authenticate_user(self, refresh_token: StoredToken) -> User | None:
             r = refresh_token.record
+            found = person.load(provider.store, r["sid"]) or person.inline(r)
+            if found is None:
+                return None  # the login ended since: invalid_grant
             try:
-                user = provider.recheck(User(r["sub"], r["claims"], r["auth_time"], r["sid"],
-                                             r["identity"]))
+                checked = provider.recheck(person.user_of(r["sid"], found))
                 # Groups, extra claims and the access policy as the directory says now.
-                user = for_client(provider.settings, user, r["client_id"], r["scope"],
+                user = for_client(provider.settings, checked, r["client_id"], r["scope"],
                                   provider.place)
             except AccessDenied as e:
                 provider.store.revoke_grant(r["grant_id"])
                 log.warning("refresh refused sub=%s: %s; revoked its login", r["sub"], e.detail)
                 raise InvalidGrantError("The person may no longer sign in.") from None
+            rttl = provider.settings.tokens.refresh_token_ttl
             if take_once(provider, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token.key,
-                         provider.settings.tokens.refresh_token_ttl) is None:
+                         rttl) is None:
                 raise InvalidGrantError()  # used concurrently: take_once revoked the login
+            now = provider.clock()
+            # The rotated refresh token may outlive the person: keep them as long.
+            person.keep_until(provider.store, checked, found, now + rttl, now, r["client_id"])
             return user
 
         def revoke_old_credential(self, refresh_token: StoredToken) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -130,6 +130,9 @@ class User:
     auth_time: int
     sid: str = ""
     identity: dict[str, Any] = field(default_factory=dict)  # for re-checks at refresh
+    # The claims of the stored person (oidc/person.py) this user was built from: a
+    # code keeps only how the client's claims differ from them.
+    base: dict[str, Any] | None = None
 
     def get_user_id(self) -> str:
         return self.sub
@@ -137,20 +140,21 @@ class User:
 
 @dataclass
 class AuthorizationCode(AuthorizationCodeMixin):
-    """An issued code as stored (under the hash of the code value)."""
+    """An issued code as stored (under the hash of the code value). The person is
+    the login's (`sid`, oidc/person.py); `delta` is how this client's claims
+    differ from theirs."""
 
     client_id: str
     redirect_uri: str
     scope: str
     sub: str
-    claims: dict[str, Any]
     auth_time: int
     grant_id: str
     nonce: str | None = None
     code_challenge: str | None = None
     code_challenge_method: str | None = None
     sid: str = ""
-    identity: dict[str, Any] = field(default_factory=dict)
+    delta: dict[str, Any] = field(default_factory=dict)
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -171,11 +175,17 @@ class AuthorizationCode(AuthorizationCodeMixin):
         return None
 
     def to_record(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if v or k in _CODE_REQUIRED}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> AuthorizationCode:
-        return cls(**record)
+        # Fields of another version (a code issued just before an upgrade) are left out.
+        return cls(**{k: v for k, v in record.items() if k in _CODE_FIELDS})
+
+
+_CODE_FIELDS = frozenset(f.name for f in fields(AuthorizationCode))
+_CODE_REQUIRED = frozenset(f.name for f in fields(AuthorizationCode)
+                           if f.default is MISSING and f.default_factory is MISSING)
 
 
 class StoredToken:

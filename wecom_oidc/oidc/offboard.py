@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..ops.audit import audit
 from .logout import notify_backchannel
 from .member_index import ALL, GRANT_CLIENTS, LIVE_MEMBERS, MEMBER_GRANTS
-from .session import SESSION_BY_SID, Session
+from .session import SESSION, Session
 
 if TYPE_CHECKING:
     from .provider import Provider
@@ -44,7 +44,7 @@ def revoke_member(provider: Provider, sub: str, *, reason: str) -> Revoked:
     store = provider.store
     done = Revoked(sub)
     for sid in store.index_members(MEMBER_GRANTS, sub):
-        record = store.get(SESSION_BY_SID, sid) or {}
+        record = store.get(SESSION, sid) or {}
         clients = sorted(set(store.index_members(GRANT_CLIENTS, sid))
                          | set(record.get("clients") or []))
         n = store.revoke_grant(sid)

@@ -10,6 +10,7 @@ import json
 import secrets
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -22,6 +23,7 @@ from ..config import DEVICE_CODE, Settings
 from ..identity import Identity
 from ..store.base import StateStore
 from ..store.kinds import Kind
+from . import person
 from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
 from .client_auth import client_secret_basic
 from .client_claims import Place
@@ -38,7 +40,6 @@ from .grants import (
     refresh_grant,
 )
 from .keys import KeyRing
-from .member_index import track
 from .models import Client, StoredToken, User
 from .session import Sessions
 from .tokens import Jwts
@@ -108,7 +109,7 @@ class Provider:
         self._recheck = recheck
         self.place = place  # the upstream's directory placement (client_claims.for_client)
         self.jwts = Jwts(keys, settings.issuer, clock)
-        self.sessions = Sessions(store, settings.session, clock)
+        self.sessions = Sessions(store, settings.session, clock, person.outlives(settings))
         self.clients = {c.client_id: Client(c) for c in settings.clients}
         self.server = _Server(query_client=self.clients.get, save_token=self._save_token)
         self.server.register_client_auth_method("client_secret_basic", client_secret_basic)
@@ -154,7 +155,8 @@ class Provider:
             identity = self._recheck(Identity.from_record(user.identity))
             self.store.put(MEMBER_CHECK, user.sub, identity.to_record(),
                            self.settings.tokens.member_recheck_ttl)
-        return self.user_for(identity, user.auth_time, user.sid)
+        # Still measured against the stored person: a code keeps only the difference.
+        return replace(self.user_for(identity, user.auth_time, user.sid), base=user.base)
 
     def resumed_request(self, params: Mapping[str, str]) -> ResumedRequest:
         return ResumedRequest(self.url("/authorize"), params)
@@ -169,26 +171,29 @@ class Provider:
 
     def _save_token(self, token: dict[str, Any], request: Any) -> None:
         """Records for the tokens just issued: the access token under its jti, the
-        refresh token under its value; both carry the login's grant id (= sid)."""
+        refresh token under its value; both carry the login's grant id (= sid). The
+        person stays in their own record (oidc/person.py), which the login already
+        keeps alive, and the offboarding index with it, for as long as these live:
+        the access token keeps only what /userinfo and introspection answer."""
         user: User = request.user
         now = int(self.clock())
-        base = {"client_id": request.client.client_id, "sub": user.sub,
-                "scope": token.get("scope", ""), "claims": user.claims, "iat": now,
-                "grant_id": user.sid or None}
+        scope = token.get("scope", "")
+        base = {"client_id": request.client.client_id, "sub": user.sub, "scope": scope,
+                "iat": now, "grant_id": user.sid or None}
+        username = user.claims.get("preferred_username", user.sub)
+        if username != user.sub:
+            base["username"] = username
         ttl = int(token["expires_in"])
         jti = token_id(token["access_token"])
-        self.store.put(ACCESS_TOKEN, jti, {**base, "exp": now + ttl}, ttl)
+        access = {**base, "exp": now + ttl}
+        if "openid" in scope.split():
+            access["claims"] = claims_for_scope(user.claims, scope)
+        self.store.put(ACCESS_TOKEN, jti, access, ttl)
         if token.get("refresh_token"):
             rttl = self.settings.tokens.refresh_token_ttl
             self.store.put(REFRESH_TOKEN, token["refresh_token"], {
                 **base, "exp": now + rttl, "auth_time": user.auth_time, "sid": user.sid,
-                "identity": user.identity,
                 "access_tokens": access_family(request, jti, now + ttl, now)}, rttl)
-        # Offboarding finds the login through its member (a refresh token outlives
-        # the session; an access token may too).
-        track(self.store, user.sub, user.sid, [request.client.client_id],
-              max(ttl, self.settings.tokens.refresh_token_ttl if token.get("refresh_token")
-                  else 0))
 
     def access_token_record(self, access_token: str) -> dict[str, Any] | None:
         """The live record of one of our access tokens, or None if it is not ours,

@@ -14,9 +14,11 @@ class Kind(StrEnum):
     # page's own (web/device.py).
     LOGIN = "login"
     DEVICE_LOGIN = "device_login"
-    # The bridge session, by cookie and by its public sid (oidc/session.py).
+    # The bridge session, under its public sid (the cookie names the sid and a
+    # secret; oidc/session.py), and the person of that login, whom the session,
+    # codes, tokens and device grants refer to by the sid (oidc/person.py).
     SESSION = "session"
-    SESSION_BY_SID = "session_sid"
+    PERSON = "person"
     # Codes and tokens, and the used ones remembered to catch replays (oidc/grants.py).
     CODE = "code"
     USED_CODE = "code_used"

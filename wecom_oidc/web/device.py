@@ -147,9 +147,7 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         ended) when they may no longer sign in."""
         if session is None:
             return None
-        return still_member(provider, session, User(session.sub, session.claims,
-                                                    session.auth_time, session.sid,
-                                                    session.identity))
+        return still_member(provider, session, session.user())
 
     def _for_client(user: User, found: DeviceRequest) -> User | None:
         """`user` as this client sees them, or None when its access policy leaves

@@ -80,9 +80,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
             claims = provider.jwts.decode(hint, check_exp=False)
             if claims is None or claims.get("sub") != session.sub:
                 return None
-        return still_member(provider, session, User(session.sub, session.claims,
-                                                    session.auth_time, session.sid,
-                                                    session.identity))
+        return still_member(provider, session, session.user())
 
     @bp.get(callback, endpoint="upstream_callback")
     def upstream_callback() -> Response:
@@ -111,7 +109,7 @@ def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
         session = provider.sessions.start(sub=user.sub, claims=user.claims,
                                           identity=user.identity, auth_time=user.auth_time,
                                           client_id=client_id)
-        user.sid = session.sid
+        user = session.user()
         log.info("login client=%s sub=%s rid=%s", client_id, user.sub, request_id())
         audit("login", sub=user.sub, outcome="success", sid=session.sid)
         resp = _respond(oauth_request, user)
