@@ -72,6 +72,7 @@ def main() -> int:
     parser.add_argument("--logins", type=int, default=300)
     parser.add_argument("--top", type=int, default=0, help="also the K costliest functions")
     parser.add_argument("--callers", help="with --top: who calls functions matching this")
+    parser.add_argument("--dump", help="with --top: write the pstats file here")
     args = parser.parse_args()
 
     import subprocess
@@ -128,6 +129,8 @@ def main() -> int:
         print(f"  {1000 * spent / n:7.3f} ms  {label}")
     if profiler:
         stats = pstats.Stats(profiler).sort_stats("tottime")
+        if args.dump:
+            stats.dump_stats(args.dump)
         stats.print_stats(args.top)
         if args.callers:
             stats.print_callers(args.callers)
