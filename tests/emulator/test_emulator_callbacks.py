@@ -6,7 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from emu_support import api
@@ -73,3 +76,34 @@ def test_callbacks_encryption_follows_d90968():
     ts = str(int(time.time()))
     assert sign("t", ts, "n", encrypted) == hashlib.sha1(
         "".join(sorted(["t", ts, "n", encrypted])).encode()).hexdigest()
+
+
+def test_callbacks_delivery_keeps_the_urls_own_query(client):
+    got: list[str] = []
+    arrived = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's name
+            self.rfile.read(int(self.headers["Content-Length"]))
+            got.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            arrived.set()
+
+        def log_message(self, *_args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        assert client.post("/_emulator/callback", json={
+            "url": f"http://127.0.0.1:{server.server_port}/wecom/events?tenant=a%26b",
+            "token": "t", "aes_key": KEY}).status_code == 200
+        client.post("/_emulator/members/lisi", json={"status": 2})
+        assert arrived.wait(10), "the emulator never delivered the event"
+    finally:
+        server.shutdown()
+        server.server_close()
+    query = parse_qs(urlsplit(got[0]).query)
+    assert query["tenant"] == ["a&b"] and set(query) == {"tenant", "msg_signature",
+                                                        "timestamp", "nonce"}

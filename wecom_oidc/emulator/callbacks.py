@@ -18,13 +18,14 @@ import struct
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from .urls import with_query
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +91,9 @@ def send(target: CallbackTarget, corp_id: str, agent_id: int, fields: dict[str, 
         for attempt in range(3):
             encrypted = encrypt(target.aes_key, corp_id, message)
             timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
-            query = urllib.parse.urlencode({"msg_signature": sign(
-                target.token, timestamp, nonce, encrypted), "timestamp": timestamp,
-                "nonce": nonce})
-            sep = "&" if "?" in target.url else "?"
-            req = urllib.request.Request(target.url + sep + query,
+            url = with_query(target.url, msg_signature=sign(
+                target.token, timestamp, nonce, encrypted), timestamp=timestamp, nonce=nonce)
+            req = urllib.request.Request(url,
                                          data=envelope(corp_id, agent_id, encrypted),
                                          headers={"Content-Type": "text/xml"})
             try:
