@@ -455,6 +455,43 @@ def test_store_index_bad_member_raises_value_error(store: StateStore, member):
         store.index_add("member_sessions", "u", member, ttl=60)
 
 
+def test_store_index_add_many_adds_each_entry_to_its_set(store: StateStore):
+    store.index_add("live_members", "all", "lisi", ttl=60)
+    store.index_add_many([("member_grants", "zhangsan", "sid-1", 60),
+                          ("grant_clients", "sid-1", "app-b", 60),
+                          ("grant_clients", "sid-1", "app-a", 60),
+                          ("live_members", "all", "zhangsan", 60)])
+    store.index_add_many([])
+    assert store.index_members("member_grants", "zhangsan") == ["sid-1"]
+    assert store.index_members("grant_clients", "sid-1") == ["app-a", "app-b"]
+    assert store.index_members("live_members", "all") == ["lisi", "zhangsan"]
+
+
+def test_store_index_add_many_spans_many_sets(store: StateStore):
+    # Enough sets to land in many Redis Cluster slots.
+    store.index_add_many([("grant_clients", f"sid-{i}", "app", 60) for i in range(40)])
+    assert all(store.index_members("grant_clients", f"sid-{i}") == ["app"] for i in range(40))
+
+
+def test_store_index_add_many_each_entry_keeps_its_own_expiry(store: StateStore, elapse):
+    store.index_add("member_grants", "u", "kept", ttl=60)
+    store.index_add_many([("member_grants", "u", "short", 0.2),
+                          ("member_grants", "u", "kept", 0.2),  # must not shorten it
+                          ("member_grants", "u", "long", 60),
+                          ("grant_clients", "s", "short", 0.2)])
+    elapse(0.4)
+    assert store.index_members("member_grants", "u") == ["kept", "long"]
+    assert store.index_members("grant_clients", "s") == []
+
+
+@pytest.mark.parametrize("member", ["", None, "x" * 257])
+def test_store_index_add_many_bad_entry_raises_before_adding_any(store: StateStore, member):
+    with pytest.raises(ValueError):
+        store.index_add_many([("member_grants", "u", "good", 60),
+                              ("member_grants", "u", member, 60)])
+    assert store.index_members("member_grants", "u") == []
+
+
 def test_store_lock_one_winner_released_only_by_its_owner(store):
     from wecom_oidc.store.lock import store_lock
 

@@ -45,6 +45,10 @@ class Counting(MemoryStore):
         self.writes.append(("index_add", kind))
         super().index_add(kind, key, member, ttl)
 
+    def index_add_many(self, entries):
+        self.writes.extend(("index_add", kind) for kind, _, _, _ in entries)
+        super().index_add_many(entries)
+
 
 @pytest.fixture
 def bridge(build_app):

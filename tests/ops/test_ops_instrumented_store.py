@@ -28,3 +28,11 @@ def test_instrumented_store_get_many_failure_is_counted_by_operation():
     with pytest.raises(StoreUnavailable):
         store.get_many([("code", "a")])
     assert failed == ["get_many"]
+
+
+def test_instrumented_store_index_add_many_passes_through():
+    inner = MemoryStore()
+    store = InstrumentedStore(inner, lambda op: None)
+    store.index_add_many([("member_grants", "u", "sid", 60), ("live_members", "all", "u", 60)])
+    assert inner.index_members("member_grants", "u") == ["sid"]
+    assert inner.index_members("live_members", "all") == ["u"]

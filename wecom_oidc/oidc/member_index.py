@@ -24,10 +24,9 @@ def track(store: StateStore, sub: str, sid: str, clients: list[str], ttl: float)
     """Remember that `sub` holds login `sid` used by `clients`, for `ttl` seconds."""
     if not sub or not sid or ttl <= 0:
         return
-    store.index_add(MEMBER_GRANTS, sub, sid, ttl)
-    for client_id in clients:
-        store.index_add(GRANT_CLIENTS, sid, client_id, ttl)
-    store.index_add(LIVE_MEMBERS, ALL, sub, ttl)
+    store.index_add_many([(MEMBER_GRANTS, sub, sid, ttl),
+                          *((GRANT_CLIENTS, sid, client_id, ttl) for client_id in clients),
+                          (LIVE_MEMBERS, ALL, sub, ttl)])
 
 
 def live_members(store: StateStore) -> list[str]:

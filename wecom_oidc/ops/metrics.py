@@ -24,7 +24,7 @@ from prometheus_client import (
 )
 
 from ..errors import StoreUnavailable
-from ..store.base import Increment
+from ..store.base import Increment, IndexEntry
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _GRANTS = ("authorization_code", "refresh_token")
@@ -206,6 +206,9 @@ class InstrumentedStore:
 
     def index_add(self, kind: str, key: str, member: str, ttl: float) -> None:
         self._run("index_add", kind, key, member, ttl)
+
+    def index_add_many(self, entries: Sequence[IndexEntry]) -> None:
+        self._run("index_add_many", entries)
 
     def index_members(self, kind: str, key: str) -> list[str]:
         return self._run("index_members", kind, key)

@@ -17,6 +17,9 @@ Clock = Callable[[], float]
 # One counter of StateStore.incr_many: (key, ttl in seconds, amount, ceiling).
 Increment = tuple[str, float, int, int]
 
+# One entry of StateStore.index_add_many: (kind, key, member, ttl in seconds).
+IndexEntry = tuple[str, str, str, float]
+
 _KIND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -84,6 +87,11 @@ class StateStore(Protocol):
         again keeps the later expiry). Members are stored raw, so they must never be
         secrets (session ids, userids, client ids; never tokens or codes)."""
 
+    def index_add_many(self, entries: Sequence[IndexEntry]) -> None:
+        """`index_add` for several (kind, key, member, ttl) entries in one round trip
+        where the backend allows it (a login's offboarding index). Each entry is
+        atomic; the set of them need not be."""
+
     def index_members(self, kind: str, key: str) -> list[str]:
         """The set's live members, sorted; [] when there are none."""
 
@@ -132,6 +140,13 @@ def check_increments(kind: str, counters: Sequence[Increment]) -> list[Increment
     counter moves."""
     return [(hash_key(kind, key), check_ttl(ttl), check_amount(amount), int(ceiling))
             for key, ttl, amount, ceiling in counters]
+
+
+def check_entries(entries: Sequence[IndexEntry]) -> list[tuple[str, str, float]]:
+    """index_add_many's entries as (hashed set key, member, ttl), every argument
+    checked before any set moves."""
+    return [(hash_key(kind, key), check_member(member), check_ttl(ttl))
+            for kind, key, member, ttl in entries]
 
 
 def check_amount(amount: int) -> int:

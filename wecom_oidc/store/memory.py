@@ -16,6 +16,8 @@ from .base import (
     NO_CEILING,
     Clock,
     Increment,
+    IndexEntry,
+    check_entries,
     check_increments,
     check_kind,
     check_member,
@@ -161,6 +163,15 @@ class MemoryStore:
             now = self._clock()
             members = self._sets.setdefault(hkey, {})
             members[member] = max(members.get(member, 0.0), now + ttl)
+            self._wrote(now)
+
+    def index_add_many(self, entries: Sequence[IndexEntry]) -> None:
+        checked = check_entries(entries)
+        with self._lock:
+            now = self._clock()
+            for hkey, member, ttl in checked:
+                members = self._sets.setdefault(hkey, {})
+                members[member] = max(members.get(member, 0.0), now + ttl)
             self._wrote(now)
 
     def index_members(self, kind: str, key: str) -> list[str]:

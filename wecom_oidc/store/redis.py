@@ -40,6 +40,7 @@ from ..errors import StoreUnavailable
 from .base import (
     NO_CEILING,
     Increment,
+    IndexEntry,
     check_increments,
     check_kind,
     check_member,
@@ -154,6 +155,17 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
 end
 return 1
 """
+_INDEX_ADD_MANY = _NOW_MS + """
+for i, key in ipairs(KEYS) do
+  local ttl = tonumber(ARGV[2 * i])
+  redis.call('ZADD', key, 'GT', now + ttl, ARGV[2 * i - 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  if redis.call('PTTL', key) < ttl then
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+return 1
+"""
 _INDEX_MEMBERS = _NOW_MS + """
 return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
 """
@@ -213,6 +225,7 @@ class RedisStore:
         self._delete_if = client.register_script(_DELETE_IF)
         self._incr = client.register_script(_INCR)
         self._index_add = client.register_script(_INDEX_ADD)
+        self._index_add_many = client.register_script(_INDEX_ADD_MANY)
         self._index_members = client.register_script(_INDEX_MEMBERS)
 
     @classmethod
@@ -326,6 +339,21 @@ class RedisStore:
         ms = max(1, math.ceil(check_ttl(ttl) * 1000))
         with _errors():
             self._index_add(keys=[skey], args=[member, ms])
+
+    def index_add_many(self, entries: Sequence[IndexEntry]) -> None:
+        checked = [(self._set_key(kind, key), check_member(member),
+                    max(1, math.ceil(check_ttl(ttl) * 1000)))
+                   for kind, key, member, ttl in entries]
+        if not checked:
+            return
+        with _errors():
+            if not self.cluster:
+                self._index_add_many(keys=[k for k, _, _ in checked],
+                                     args=[a for _, m, ms in checked for a in (m, ms)])
+                return
+            # A script may only touch keys of one slot: a cluster adds set by set.
+            for skey, member, ms in checked:
+                self._index_add(keys=[skey], args=[member, ms])
 
     def index_members(self, kind: str, key: str) -> list[str]:
         skey = self._set_key(kind, key)

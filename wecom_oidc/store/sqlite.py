@@ -23,6 +23,8 @@ from .base import (
     NO_CEILING,
     Clock,
     Increment,
+    IndexEntry,
+    check_entries,
     check_increments,
     check_kind,
     check_member,
@@ -67,6 +69,10 @@ _SCHEMA = (
 )
 # A member added again keeps the later expiry, in one statement.
 _INDEX_ADD = """INSERT INTO set_members (hkey, member, expires_at) VALUES (?, ?, ?)
+    ON CONFLICT (hkey, member) DO UPDATE SET
+        expires_at = max(set_members.expires_at, excluded.expires_at)"""
+
+_INDEX_ADD_ROWS = """INSERT INTO set_members (hkey, member, expires_at) VALUES {rows}
     ON CONFLICT (hkey, member) DO UPDATE SET
         expires_at = max(set_members.expires_at, excluded.expires_at)"""
 
@@ -312,6 +318,18 @@ class SqliteStore:
         now = self._clock()
         with self._db() as db:
             db.execute(_INDEX_ADD, (hkey, member, now + ttl))
+            self._wrote(db, now)
+
+    def index_add_many(self, entries: Sequence[IndexEntry]) -> None:
+        checked = check_entries(entries)
+        if not checked:
+            return
+        now = self._clock()
+        # One statement, so one commit: the rows of a multi-row upsert.
+        rows = ", ".join(["(?, ?, ?)"] * len(checked))
+        values = [v for hkey, member, ttl in checked for v in (hkey, member, now + ttl)]
+        with self._db() as db:
+            db.execute(_INDEX_ADD_ROWS.format(rows=rows), values)
             self._wrote(db, now)
 
     def index_members(self, kind: str, key: str) -> list[str]:
