@@ -25,12 +25,13 @@ from .store import StateStore, open_store
 from .store.kinds import Kind
 from .upstream.base import RefreshingUpstream, Upstream, Wiring
 from .upstream.registry import build_upstream
-from .web import cors, params, rate_limits
+from .web import cors, params, rate_limits, views
+from .web.current import PROVIDER, UPSTREAM
 from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
 from .web.static_json import StaticJson
-from .web.views import make_blueprint, make_root_blueprint
+from .web.views import make_root_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +69,9 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
                         place=directory_placement(upstream, metrics))
 
     app = Flask(__name__, template_folder="web/templates")
-    app.extensions["wecom_oidc"] = provider
-    app.register_blueprint(make_blueprint(provider, upstream),
-                           url_prefix=settings.issuer_path or None)
+    app.extensions[PROVIDER] = provider
+    app.extensions[UPSTREAM] = upstream
+    app.register_blueprint(views.bp, url_prefix=settings.issuer_path or None)
     if provider.device:
         app.register_blueprint(make_device_blueprint(provider, upstream),
                                url_prefix=settings.issuer_path or None)

@@ -4,18 +4,26 @@ code redirect back to the client with state and iss."""
 from __future__ import annotations
 
 from fakes import (
+    APP_ID,
     APP_REDIRECT,
+    APP_SECRET,
     BROKEN,
     BROKEN_ERRCODE,
     BROKEN_HINT,
     ISSUER,
     finish_login,
     query,
+    settings_toml,
     start_login,
 )
 from markupsafe import escape
 
+from wecom_oidc.app import create_app
+from wecom_oidc.store import MemoryStore
 from wecom_oidc.web.i18n import TEXTS
+
+# The login binding cookie on an https issuer (web/login_state.py).
+BINDING_COOKIE = "__Host-wecom_oidc_session_login"
 
 
 def test_callback_success_redirects_to_client_with_code_state_and_iss(http):
@@ -161,3 +169,42 @@ def test_callback_upstream_error_leaves_nothing_half_written(build_app):
     http = app.test_client()
     finish_login(http, start_login(http), userid=BROKEN)
     assert len(store) == 0
+
+
+def restarted(make_settings, keyring, clock, upstream, store, clients_json: str):
+    """The bridge started again on the same store with other clients: a login begun
+    before the restart comes back to it."""
+    settings = make_settings(settings_toml(), {"WECOM_OIDC_CLIENTS": clients_json})
+    return create_app(settings, store=store, upstream=upstream, keys=keyring, clock=clock)
+
+
+def finish_after_restart(make_settings, keyring, clock, upstream, clients_json: str):
+    store = MemoryStore(clock=clock)
+    before = create_app(make_settings(settings_toml()), store=store, upstream=upstream,
+                        keys=keyring, clock=clock).test_client()
+    state = start_login(before)
+    after = restarted(make_settings, keyring, clock, upstream, store, clients_json)
+    http = after.test_client()
+    cookie = before.get_cookie(BINDING_COOKIE, domain="localhost")
+    assert cookie is not None
+    http.set_cookie(BINDING_COOKIE, cookie.value, domain="localhost")
+    return http.get("/wecom/callback", query_string={"state": state, "code": "zhangsan"},
+                    headers={"Accept": "application/json"})
+
+
+def test_callback_client_removed_since_authorize_is_400_page_no_code(make_settings, keyring,
+                                                                    clock, upstream):
+    other = ('[{"client_id": "other-app", "client_secret": "os-0123456789abcdefghijklmnop'
+             'qrstu", "redirect_uris": ["https://x.example.com/cb"]}]')
+    resp = finish_after_restart(make_settings, keyring, clock, upstream, other)
+    assert resp.status_code == 400 and "Location" not in resp.headers
+    assert resp.json["error"] == "invalid_client"
+
+
+def test_callback_redirect_uri_unregistered_since_authorize_is_400_page_no_redirect(
+        make_settings, keyring, clock, upstream):
+    moved = (f'[{{"client_id": "{APP_ID}", "client_secret": "{APP_SECRET}",'
+             ' "redirect_uris": ["https://moved.example.com/cb"]}]')
+    resp = finish_after_restart(make_settings, keyring, clock, upstream, moved)
+    assert resp.status_code == 400 and "Location" not in resp.headers
+    assert resp.json["error"] == "invalid_request"

@@ -177,7 +177,7 @@ def device_authorization_endpoint(provider: Provider) -> DeviceAuthorizationEndp
                 raise RuntimeError("user code collision")
             log.info("device authorization client=%s", client_id)
 
-    return Endpoint(provider.server)
+    return Endpoint(provider)
 
 
 def _device_info(request: Any) -> dict[str, str]:

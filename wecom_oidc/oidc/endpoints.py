@@ -53,7 +53,7 @@ def revocation_endpoint(provider: Provider) -> RevocationEndpoint:
             audit("revoke", sub=token.record["sub"], client=token.record["client_id"],
                   outcome="success", token_type=token.kind, revoked_access=len(family))
 
-    return Revocation(provider.server)
+    return Revocation(provider)
 
 
 def introspection_endpoint(provider: Provider) -> IntrospectionEndpoint:
@@ -77,4 +77,4 @@ def introspection_endpoint(provider: Provider) -> IntrospectionEndpoint:
                     "username": r.get("username") or r.get("claims", {}).get(
                         "preferred_username", r["sub"])}
 
-    return Introspection(provider.server)
+    return Introspection(provider)

@@ -9,15 +9,12 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import OAuth2Request
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9207 import IssuerParameter
-from werkzeug.wrappers import Response
 
 from ..config import DEVICE_CODE, Settings
 from ..identity import Identity
@@ -53,38 +50,6 @@ def random_token(*_args: Any, **_kwargs: Any) -> str:
     return secrets.token_urlsafe(32)
 
 
-class ResumedRequest(OAuth2Request):
-    """An authorization request saved before the WeCom hop, replayed after it."""
-
-    def __init__(self, uri: str, params: Mapping[str, str]):
-        super().__init__("GET", uri)
-        self.payload = BasicOAuth2Payload(dict(params))
-
-    @property
-    def args(self) -> dict[str, str]:
-        return self.payload.data
-
-    @property
-    def form(self) -> dict[str, str]:
-        return {}
-
-
-class _Server(AuthorizationServer):
-    def create_oauth2_request(self, request: Any) -> OAuth2Request:
-        if isinstance(request, OAuth2Request):
-            return request
-        return super().create_oauth2_request(request)
-
-    def authorization_response(self, status: int, body: Any, headers: Any) -> Response:
-        """An authorization response (code or error redirect) of a request validated
-        earlier, passed through the hooks `create_authorization_response` would run:
-        the extensions (RFC 9207 `iss`) see every such response, not only those that
-        method builds (the views answer already validated grants themselves)."""
-        response = self.handle_response(status, body, headers)
-        self.execute_hook("after_create_authorization_response", response)
-        return response
-
-
 class Issuer(IssuerParameter):
     """RFC 9207: every authorization response, errors included, names its issuer
     (mix-up defence)."""
@@ -96,12 +61,15 @@ class Issuer(IssuerParameter):
         return self.issuer
 
 
-class Provider:
-    """Everything the OIDC endpoints need, built once at startup."""
+class Provider(AuthorizationServer):
+    """Authlib's authorization server with the bridge's grants and endpoints,
+    holding what they reach for: settings, store, keys, clock, sessions, clients.
+    Built once at startup (create_app); the views find it in app.extensions."""
 
     def __init__(self, settings: Settings, store: StateStore, keys: KeyRing,
                  clock: Callable[[], float] = time.time, recheck: Recheck | None = None,
                  place: Place | None = None):
+        super().__init__()
         self.settings = settings
         self.store = store
         self.keys = keys
@@ -111,27 +79,36 @@ class Provider:
         self.jwts = Jwts(keys, settings.issuer, clock)
         self.sessions = Sessions(store, settings.session, clock, person.outlives(settings))
         self.clients = {c.client_id: Client(c) for c in settings.clients}
-        self.server = _Server(query_client=self.clients.get, save_token=self._save_token)
-        self.server.register_client_auth_method("client_secret_basic", client_secret_basic)
-        self.server.register_extension(Issuer(settings.issuer))
+        self.register_client_auth_method("client_secret_basic", client_secret_basic)
+        # RFC 9207. Registered for any response Authlib's create_authorization_response
+        # builds; the views build theirs directly (oidc/authorization.py) and name the
+        # issuer this extension gives.
+        self.issuer_parameter = Issuer(settings.issuer)
+        self.register_extension(self.issuer_parameter)
         ttl = settings.tokens.access_token_ttl
-        self.server.load_config({
+        self.load_config({
             "OAUTH2_TOKEN_EXPIRES_IN": {"authorization_code": ttl, "refresh_token": ttl,
                                         DEVICE_CODE: ttl},
             "OAUTH2_ACCESS_TOKEN_GENERATOR": self._access_token,
             "OAUTH2_REFRESH_TOKEN_GENERATOR": random_token,
         })
-        self.server.register_grant(code_grant(self), [BridgeOpenIDCode(self), S256CodeChallenge()])
-        self.server.register_grant(refresh_grant(self), [RefreshOpenID(self)])
+        # Kept to answer a saved authorization request after the upstream login
+        # (oidc/authorization.py), which needs the grant but not its validation.
+        self.code_grant = code_grant(self)
+        self.register_grant(self.code_grant, [BridgeOpenIDCode(self), S256CodeChallenge()])
+        self.register_grant(refresh_grant(self), [RefreshOpenID(self)])
         # The device grant exists only when some client opted in (discovery says so).
         self.device = any(c.device for c in settings.clients)
         if self.device:
             # The same ID token extension as refresh: an ID token in the token response.
-            self.server.register_grant(device_grant(self), [RefreshOpenID(self)])
-            self.server.register_endpoint(device_authorization_endpoint(self))
-        self.server.register_endpoint(revocation_endpoint(self))
-        self.server.register_endpoint(introspection_endpoint(self))
+            self.register_grant(device_grant(self), [RefreshOpenID(self)])
+            self.register_endpoint(device_authorization_endpoint(self))
+        self.register_endpoint(revocation_endpoint(self))
+        self.register_endpoint(introspection_endpoint(self))
         self._discovery = self._build_discovery()
+
+    def query_client(self, client_id: str) -> Client | None:
+        return self.clients.get(client_id)
 
     def url(self, path: str) -> str:
         return self.settings.issuer + path
@@ -158,9 +135,6 @@ class Provider:
         # Still measured against the stored person: a code keeps only the difference.
         return replace(self.user_for(identity, user.auth_time, user.sid), base=user.base)
 
-    def resumed_request(self, params: Mapping[str, str]) -> ResumedRequest:
-        return ResumedRequest(self.url("/authorize"), params)
-
     def _access_token(self, client: Client, grant_type: str, user: User, scope: str) -> str:
         if client.settings.access_token_format == "opaque":
             return random_token()
@@ -169,7 +143,7 @@ class Provider:
                                           ttl=self.settings.tokens.access_token_ttl)
         return token
 
-    def _save_token(self, token: dict[str, Any], request: Any) -> None:
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Records for the tokens just issued: the access token under its jti, the
         refresh token under its value; both carry the login's grant id (= sid). The
         person stays in their own record (oidc/person.py), which the login already

@@ -50,7 +50,7 @@ def make_device_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
 
     @bp.post("/device/code")
     def device_authorization() -> Response:
-        return provider.server.create_endpoint_response("device_authorization")
+        return provider.create_endpoint_response("device_authorization")
 
     @bp.get("/device")
     def verification() -> Response:

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
-from flask import Blueprint, redirect, render_template, request
+from flask import redirect, render_template, request
 
 # werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
 from werkzeug.wrappers import Response
@@ -22,6 +22,7 @@ from ..oidc.logout import frontchannel_urls, notify_backchannel
 from ..oidc.provider import Provider
 from ..oidc.session import Session
 from ..ops.audit import audit
+from .current import provider as current_provider
 from .errors import error_response, request_id
 from .headers import allow_form_target, allow_frames
 from .i18n import page_lang, texts
@@ -30,62 +31,63 @@ from .session_cookie import clear_session_cookie, session_cookie
 log = logging.getLogger("wecom_oidc.web")
 
 
-def add_logout_route(bp: Blueprint, provider: Provider) -> None:
-    @bp.route("/end_session", methods=["GET", "POST"])
-    def end_session() -> Response:
-        v = request.values
-        hint = v.get("id_token_hint", "")
-        claims: dict[str, Any] | None = None
-        if hint:
-            claims = provider.jwts.decode(hint, check_exp=False)
-            if claims is None:
-                return _bad("id_token_hint is not an ID token issued by this server.")
-        client_id = v.get("client_id", "")
-        if claims is not None:
-            aud = claims.get("aud")
-            hinted = aud[0] if isinstance(aud, list) and aud else aud
-            if client_id and client_id != hinted:
-                return _bad("client_id does not match the id_token_hint's audience.")
-            client_id = client_id or str(hinted or "")
-        target = v.get("post_logout_redirect_uri", "")
-        if target:
-            client = provider.clients.get(client_id)
-            if client is None:
-                return _bad("post_logout_redirect_uri needs client_id or id_token_hint.")
-            # Exact match only: anything else would be an open redirect.
-            if target not in client.settings.post_logout_redirect_uris:
-                return _bad("post_logout_redirect_uri is not registered for this client.")
-        cookie = session_cookie(provider)
-        current = provider.sessions.load(cookie)
-        if current is not None and not _confirmed(current, claims, v):
-            return _confirm_page(provider, current, client_id, target)
-        session = provider.sessions.end(cookie)
-        if session is None and claims is not None:
-            # No cookie (an app's server calling, e.g. oauth2-proxy's backend logout):
-            # the ID token's sid names the session to end.
-            session = provider.sessions.end_by_sid(str(claims.get("sid") or ""),
-                                                   str(claims.get("sub") or ""))
-        frames: list[str] = []
-        if session is not None:
-            n = provider.store.revoke_grant(session.sid)
-            notify_backchannel(provider, session)
-            frames = frontchannel_urls(provider, session)
-            log.info("logout sub=%s client=%s revoked=%d rid=%s", session.sub, client_id, n,
-                     request_id())
-            audit("logout", sub=session.sub, client=client_id, outcome="success",
-                  sid=session.sid, revoked=n, by="hint" if current is None or claims else
-                  "confirmation")
-        else:
-            audit("logout", client=client_id, outcome="no_session")
-        if target:
-            if v.get("state"):
-                target = add_params_to_uri(target, {"state": v["state"]})
-            resp = redirect(target, 302) if not frames else _page(frames, target)
-        else:
-            resp = _page(frames, "")
-        clear_session_cookie(provider, resp)
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
+def end_session() -> Response:
+    """End the browser's bridge session (or the one an ID token names), tell the
+    session's apps, and go back to the app's post_logout_redirect_uri."""
+    provider = current_provider()
+    v = request.values
+    hint = v.get("id_token_hint", "")
+    claims: dict[str, Any] | None = None
+    if hint:
+        claims = provider.jwts.decode(hint, check_exp=False)
+        if claims is None:
+            return _bad("id_token_hint is not an ID token issued by this server.")
+    client_id = v.get("client_id", "")
+    if claims is not None:
+        aud = claims.get("aud")
+        hinted = aud[0] if isinstance(aud, list) and aud else aud
+        if client_id and client_id != hinted:
+            return _bad("client_id does not match the id_token_hint's audience.")
+        client_id = client_id or str(hinted or "")
+    target = v.get("post_logout_redirect_uri", "")
+    if target:
+        client = provider.clients.get(client_id)
+        if client is None:
+            return _bad("post_logout_redirect_uri needs client_id or id_token_hint.")
+        # Exact match only: anything else would be an open redirect.
+        if target not in client.settings.post_logout_redirect_uris:
+            return _bad("post_logout_redirect_uri is not registered for this client.")
+    cookie = session_cookie(provider)
+    current = provider.sessions.load(cookie)
+    if current is not None and not _confirmed(current, claims, v):
+        return _confirm_page(provider, current, client_id, target)
+    session = provider.sessions.end(cookie)
+    if session is None and claims is not None:
+        # No cookie (an app's server calling, e.g. oauth2-proxy's backend logout):
+        # the ID token's sid names the session to end.
+        session = provider.sessions.end_by_sid(str(claims.get("sid") or ""),
+                                               str(claims.get("sub") or ""))
+    frames: list[str] = []
+    if session is not None:
+        n = provider.store.revoke_grant(session.sid)
+        notify_backchannel(provider, session)
+        frames = frontchannel_urls(provider, session)
+        log.info("logout sub=%s client=%s revoked=%d rid=%s", session.sub, client_id, n,
+                 request_id())
+        audit("logout", sub=session.sub, client=client_id, outcome="success",
+              sid=session.sid, revoked=n, by="hint" if current is None or claims else
+              "confirmation")
+    else:
+        audit("logout", client=client_id, outcome="no_session")
+    if target:
+        if v.get("state"):
+            target = add_params_to_uri(target, {"state": v["state"]})
+        resp = redirect(target, 302) if not frames else _page(frames, target)
+    else:
+        resp = _page(frames, "")
+    clear_session_cookie(provider, resp)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 CONFIRM_FIELD = "logout_confirm"

@@ -1,5 +1,7 @@
-"""The HTTP endpoints. The only layer that touches flask.request; the protocol
-decisions stay in Authlib (oidc/) and the WeCom ones in the upstream."""
+"""The bridge's HTTP endpoints: one module-level blueprint, the only layer that
+touches flask.request. Views find the provider and the upstream through the app
+(web/current.py); the protocol decisions stay in Authlib and oidc/, the WeCom ones
+in the upstream."""
 
 from __future__ import annotations
 
@@ -9,177 +11,192 @@ from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, jsonify, redirect, request
+from flask.blueprints import BlueprintSetupState
 
 # werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
 from werkzeug.wrappers import Response
 
 from ..errors import AccessDenied, LoginCancelled
+from ..oidc.authorization import code_url, denied_url, error_url, resume
 from ..oidc.client_claims import for_client
 from ..oidc.models import User
-from ..oidc.provider import Provider, ResumedRequest
+from ..oidc.provider import Provider
 from ..oidc.session import Session
 from ..ops.audit import audit, audit_context
 from ..upstream.base import LoginRequest, Upstream, callback_has_fragment, callback_path
 from .access_token import access_token_record, bearer_token
+from .current import UPSTREAM, provider, upstream
 from .errors import denied_page, oauth_error_page, request_id
 from .fragment import navigate_without_fragment
 from .login_state import bind_browser, save_login, take_login
-from .logout import add_logout_route
+from .logout import end_session
 from .rate_limits import limit_client
 from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
 
 log = logging.getLogger("wecom_oidc.web")
 
+bp = Blueprint("bridge", __name__)
 
-def make_blueprint(provider: Provider, upstream: Upstream) -> Blueprint:
-    """The bridge's endpoints, bound to one provider and upstream."""
-    bp = Blueprint("bridge", __name__)
-    server, settings = provider.server, provider.settings
-    callback = callback_path(upstream.name)
-    callback_url = provider.url(callback)
 
-    # Discovery and JWKS are answered in front of Flask (web/static_json.py, app.py).
+@bp.record
+def _callback_route(state: BlueprintSetupState) -> None:
+    """The callback route is named by the app's upstream (/wecom/callback).
+    Discovery and JWKS are answered in front of Flask (web/static_json.py, app.py)."""
+    up: Upstream = state.app.extensions[UPSTREAM]
+    state.add_url_rule(callback_path(up.name), "upstream_callback", upstream_callback,
+                       methods=["GET"])
 
-    @bp.get("/healthz")
-    def healthz() -> Response:
-        return jsonify(status="ok")
 
-    @bp.route("/authorize", methods=["GET", "POST"])
-    def authorize() -> Response:
-        session = provider.sessions.load(session_cookie(provider))
-        user = _session_user(session, request.values)
-        try:
-            grant = server.get_consent_grant(end_user=user)
-        except OAuth2Error as err:
-            return _authorization_error(err)
-        if user is not None and session is not None:
-            # A bridge session answers without another WeCom scan (prompt=none too).
-            provider.sessions.add_client(session, grant.request.client.client_id)
-            return _issue(grant, user)
-        state, browser_key = save_login(provider, request.values)
-        target = upstream.login_url(login_request(
-            state, callback_url, scopes=tuple((grant.request.scope or "").split())))
-        log.info("authorize client=%s -> upstream rid=%s", grant.request.client.client_id,
-                 request_id())
-        return bind_browser(provider, redirect(target, 302), browser_key)
+@bp.get("/healthz")
+def healthz() -> Response:
+    return jsonify(status="ok")
 
-    def _session_user(session: Session | None, params: Mapping[str, str]) -> User | None:
-        """The session's person, unless this request demands a fresh WeCom login:
-        prompt=login, max_age exceeded, or an id_token_hint naming someone else."""
-        if session is None:
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Response:
+    """Authlib validates the request; a bridge session answers it at once, else
+    it is saved and the browser goes to the upstream login."""
+    p = provider()
+    session = p.sessions.load(session_cookie(p))
+    user = _session_user(p, session, request.values)
+    try:
+        grant = p.get_consent_grant(end_user=user)
+    except OAuth2Error as err:
+        return _authorization_error(p, err)
+    if user is not None and session is not None:
+        # A bridge session answers without another WeCom scan (prompt=none too).
+        p.sessions.add_client(session, grant.request.client.client_id)
+        return _answer(grant, user)
+    state, browser_key = save_login(p, request.values)
+    up = upstream()
+    target = up.login_url(login_request(state, p.url(callback_path(up.name)),
+                                        scopes=tuple((grant.request.scope or "").split())))
+    log.info("authorize client=%s -> upstream rid=%s", grant.request.client.client_id,
+             request_id())
+    return bind_browser(p, redirect(target, 302), browser_key)
+
+
+def _session_user(p: Provider, session: Session | None,
+                  params: Mapping[str, str]) -> User | None:
+    """The session's person, unless this request demands a fresh WeCom login:
+    prompt=login, max_age exceeded, or an id_token_hint naming someone else."""
+    if session is None:
+        return None
+    if "login" in params.get("prompt", "").split():
+        return None
+    max_age = params.get("max_age", "")
+    if max_age.isdigit() and (int(max_age) == 0 or
+                              p.clock() - session.auth_time > int(max_age)):
+        return None
+    hint = params.get("id_token_hint")
+    if hint:
+        claims = p.jwts.decode(hint, check_exp=False)
+        if claims is None or claims.get("sub") != session.sub:
             return None
-        if "login" in params.get("prompt", "").split():
-            return None
-        max_age = params.get("max_age", "")
-        if max_age.isdigit() and (int(max_age) == 0 or
-                                  provider.clock() - session.auth_time > int(max_age)):
-            return None
-        hint = params.get("id_token_hint")
-        if hint:
-            claims = provider.jwts.decode(hint, check_exp=False)
-            if claims is None or claims.get("sub") != session.sub:
-                return None
-        return still_member(provider, session, session.user())
+    return still_member(p, session, session.user())
 
-    @bp.get(callback, endpoint="upstream_callback")
-    def upstream_callback() -> Response:
-        resp = _finish_login()
-        if callback_has_fragment(upstream, request.headers.get("User-Agent", "")):
-            return navigate_without_fragment(resp)
-        return resp
 
-    def _finish_login() -> Response:
-        params = take_login(provider, request.args.get("state", ""))
-        limit_client(params.get("client_id", ""))  # before WeCom is asked anything
-        oauth_request = provider.resumed_request(params)
-        audit_context(client=params.get("client_id"))
-        try:
-            identity = upstream.complete_login(request.args)
-        except LoginCancelled:
-            audit("login", outcome="cancelled")
-            return _respond(oauth_request, None)
-        except AccessDenied as e:
-            return denied_page(e, back_url=_respond(oauth_request, None).headers.get(
-                "Location", ""))
-        client_id = params.get("client_id", "")
-        # A fresh login replaces whatever session this browser had.
-        provider.sessions.end(session_cookie(provider))
-        user = provider.user_for(identity)
-        session = provider.sessions.start(sub=user.sub, claims=user.claims,
-                                          identity=user.identity, auth_time=user.auth_time,
-                                          client_id=client_id)
-        user = session.user()
-        log.info("login client=%s sub=%s rid=%s", client_id, user.sub, request_id())
-        audit("login", sub=user.sub, outcome="success", sid=session.sid)
-        resp = _respond(oauth_request, user)
-        set_session_cookie(provider, resp, session.cookie)
-        return resp
+def upstream_callback() -> Response:
+    """Back from the upstream login (the route is named by the upstream)."""
+    resp = _finish_login()
+    if callback_has_fragment(upstream(), request.headers.get("User-Agent", "")):
+        return navigate_without_fragment(resp)
+    return resp
 
-    def _respond(oauth_request: ResumedRequest, user: User | None) -> Response:
-        """Finish the saved authorization request: a code for `user`, or
-        access_denied when there is none."""
-        try:
-            grant = server.get_consent_grant(request=oauth_request, end_user=user)
-        except OAuth2Error as err:
-            return _authorization_error(err)
-        return _issue(grant, user)
 
-    def _issue(grant: Any, user: User | None) -> Response:
-        """The authorization response of an already validated request, for `user`
-        as this client sees them (claims, access policy) or access_denied."""
-        if user is not None:
-            try:
-                user = for_client(settings, user, grant.request.client.client_id,
-                                  grant.request.scope or "", provider.place)
-            except AccessDenied as e:
-                if "none" in grant.request.payload.data.get("prompt", "").split():
-                    return _issue(grant, None)  # no page may be shown with prompt=none
-                return denied_page(e, back_url=_issue(grant, None).headers.get("Location", ""))
-        try:
-            status, body, headers = grant.create_authorization_response(grant.redirect_uri, user)
-        except OAuth2Error as err:
-            err.state = grant.request.payload.state
-            return _authorization_error(err)
-        return server.authorization_response(status, body, headers)
+def _finish_login() -> Response:
+    """Resume the saved authorization request once: a code for the person who
+    signed in, or access_denied when they cancelled."""
+    p = provider()
+    params = take_login(p, request.args.get("state", ""))
+    limit_client(params.get("client_id", ""))  # before WeCom is asked anything
+    audit_context(client=params.get("client_id"))
+    try:
+        grant = resume(p, params)
+    except OAuth2Error as err:
+        return _authorization_error(p, err)
+    try:
+        identity = upstream().complete_login(request.args)
+    except LoginCancelled:
+        audit("login", outcome="cancelled")
+        return _redirect(denied_url(grant))
+    except AccessDenied as e:
+        return denied_page(e, back_url=denied_url(grant))
+    client_id = grant.request.client.client_id
+    # A fresh login replaces whatever session this browser had.
+    p.sessions.end(session_cookie(p))
+    user = p.user_for(identity)
+    session = p.sessions.start(sub=user.sub, claims=user.claims, identity=user.identity,
+                               auth_time=user.auth_time, client_id=client_id)
+    user = session.user()
+    log.info("login client=%s sub=%s rid=%s", client_id, user.sub, request_id())
+    audit("login", sub=user.sub, outcome="success", sid=session.sid)
+    resp = _answer(grant, user)
+    set_session_cookie(p, resp, session.cookie)
+    return resp
 
-    def _authorization_error(err: OAuth2Error) -> Response:
-        # RFC 6749 §4.1.2.1: redirect only once client and redirect_uri are known good.
-        if not err.redirect_uri:
-            return oauth_error_page(err)
-        return server.authorization_response(*err())
 
-    @bp.post("/token")
-    def token() -> Response:
-        return server.create_token_response()
+def _answer(grant: Any, user: User) -> Response:
+    """The authorization response of a validated request: a code for `user` as
+    this client sees them (claims, access policy), or access_denied."""
+    p: Provider = grant.server
+    try:
+        user = for_client(p.settings, user, grant.request.client.client_id,
+                          grant.request.scope or "", p.place)
+    except AccessDenied as e:
+        if "none" in grant.request.payload.data.get("prompt", "").split():
+            return _redirect(denied_url(grant))  # no page may be shown with prompt=none
+        return denied_page(e, back_url=denied_url(grant))
+    return _redirect(code_url(grant, user))
 
-    @bp.post("/revoke")
-    def revoke() -> Response:
-        return server.create_endpoint_response("revocation")
 
-    @bp.post("/introspect")
-    def introspect() -> Response:
-        resp = server.create_endpoint_response("introspection")
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
+def _authorization_error(p: Provider, err: OAuth2Error) -> Response:
+    # RFC 6749 §4.1.2.1: redirect only once client and redirect_uri are known good.
+    if not err.redirect_uri:
+        return oauth_error_page(err)
+    return _redirect(error_url(p, err))
 
-    @bp.route("/userinfo", methods=["GET", "POST"])
-    def userinfo() -> Response:
-        token_value = bearer_token()
-        claims = provider.userinfo(access_token_record(provider))
-        if claims is None:
-            resp = jsonify(error="invalid_token",
-                           error_description="The access token is missing, expired or revoked.")
-            resp.status_code = 401
-            challenge = 'Bearer error="invalid_token"' if token_value else "Bearer"
-            resp.headers["WWW-Authenticate"] = challenge
-        else:
-            resp = jsonify(claims)
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
 
-    add_logout_route(bp, provider)
-    return bp
+def _redirect(location: str) -> Response:
+    """An authorization response: a bare 302 (no body to render)."""
+    return Response(status=302, headers={"Location": location})
+
+
+@bp.post("/token")
+def token() -> Response:
+    return provider().create_token_response()
+
+
+@bp.post("/revoke")
+def revoke() -> Response:
+    return provider().create_endpoint_response("revocation")
+
+
+@bp.post("/introspect")
+def introspect() -> Response:
+    resp = provider().create_endpoint_response("introspection")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    token_value = bearer_token()
+    claims = provider().userinfo(access_token_record(provider()))
+    if claims is None:
+        resp = jsonify(error="invalid_token",
+                       error_description="The access token is missing, expired or revoked.")
+        resp.status_code = 401
+        challenge = 'Bearer error="invalid_token"' if token_value else "Bearer"
+        resp.headers["WWW-Authenticate"] = challenge
+    else:
+        resp = jsonify(claims)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+bp.add_url_rule("/end_session", view_func=end_session, methods=["GET", "POST"])
 
 
 def login_request(state: str, callback_url: str, scopes: tuple[str, ...] = ()) -> LoginRequest:

@@ -1,0 +1,84 @@
+"""Answering an authorization request (RFC 6749 §4.1.2): a code, or an error
+redirect, each carrying the request's state and naming the issuer (RFC 9207).
+
+Authlib validates a request once, at /authorize. A request that waits for the
+upstream login is saved (web/login_state.py) and `resume`d at the callback from
+its saved parameters: the code grant is built around them without a second
+validation, so the code keeps the exact redirect_uri, nonce and PKCE challenge
+that were checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidClientError,
+    InvalidRequestError,
+    OAuth2Request,
+)
+from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+
+from .models import User
+
+if TYPE_CHECKING:
+    from .provider import Provider
+
+
+def resume(provider: Provider, params: Mapping[str, str]) -> AuthorizationCodeGrant:
+    """The code grant of a request validated at /authorize, rebuilt from its saved
+    parameters. Only what a restart with another configuration could have changed
+    is looked at again: the client must still exist and still own the redirect_uri
+    (else an OAuth2Error that must not redirect)."""
+    state = params.get("state")
+    client = provider.query_client(params.get("client_id", ""))
+    if client is None:
+        raise InvalidClientError(state=state)
+    redirect_uri = params.get("redirect_uri") or client.get_default_redirect_uri()
+    if not redirect_uri or not client.check_redirect_uri(redirect_uri):
+        raise InvalidRequestError("Redirect URI is not supported by client.", state=state)
+    request = OAuth2Request("GET", provider.url("/authorize"))
+    request.payload = BasicOAuth2Payload(dict(params))
+    request.client = client
+    request.scope = client.get_allowed_scope(params.get("scope"))
+    grant = provider.code_grant(request, provider)
+    grant.redirect_uri = redirect_uri
+    return grant
+
+
+def code_url(grant: AuthorizationCodeGrant, user: User) -> str:
+    """Issue a code for `user` (saved by the grant, bound to the request's client,
+    redirect_uri, nonce and PKCE challenge); the redirect URL carrying it."""
+    request = grant.request
+    request.user = user
+    code = grant.generate_authorization_code()
+    grant.save_authorization_code(code, request)
+    params = [("code", code)]
+    if request.payload.state:  # RFC 6749 §4.1.2: exactly as the client sent it
+        params.append(("state", request.payload.state))
+    return response_url(grant.server, grant.redirect_uri, params)
+
+
+def denied_url(grant: AuthorizationCodeGrant) -> str:
+    """The redirect URL answering the grant's request with access_denied: for a
+    cancelled login, and as a denied person's way back to the app."""
+    return error_url(grant.server, AccessDeniedError(
+        redirect_uri=grant.redirect_uri, state=grant.request.payload.state))
+
+
+def error_url(provider: Provider, error: OAuth2Error) -> str:
+    """The redirect URL of an authorization error whose redirect_uri is known good
+    (RFC 6749 §4.1.2.1): error, description and the request's state."""
+    return response_url(provider, error.redirect_uri, error.get_body())
+
+
+def response_url(provider: Provider, redirect_uri: str,
+                 params: list[tuple[str, Any]]) -> str:
+    """Every authorization response, code or error, names its issuer after
+    `params` (RFC 9207, mix-up defence; the provider's IssuerParameter says which)."""
+    issuer = provider.issuer_parameter.get_issuer()
+    return add_params_to_uri(redirect_uri, [*params, ("iss", issuer)])
