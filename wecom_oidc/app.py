@@ -15,6 +15,7 @@ from .config import Settings
 from .errors import DirectoryUnavailable, StoreUnavailable
 from .identity import Identity
 from .oidc.client_claims import Place
+from .oidc.discovery import metadata
 from .oidc.keys import KeyRing
 from .oidc.keys_shared import check_shared_keys
 from .oidc.provider import Provider
@@ -25,9 +26,8 @@ from .store import StateStore, open_store
 from .store.kinds import Kind
 from .upstream.base import RefreshingUpstream, Upstream, Wiring
 from .upstream.registry import build_upstream
-from .web import cors, params, rate_limits, views
+from .web import cors, device, params, rate_limits, views
 from .web.current import PROVIDER, UPSTREAM
-from .web.device import make_device_blueprint
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
 from .web.static_json import StaticJson
@@ -73,8 +73,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     app.extensions[UPSTREAM] = upstream
     app.register_blueprint(views.bp, url_prefix=settings.issuer_path or None)
     if provider.device:
-        app.register_blueprint(make_device_blueprint(provider, upstream),
-                               url_prefix=settings.issuer_path or None)
+        app.register_blueprint(device.bp, url_prefix=settings.issuer_path or None)
     app.register_blueprint(make_root_blueprint(settings.wecom.verify_files))
     register_error_handlers(app)
     params.init_app(app)
@@ -88,7 +87,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     # Fixed for the life of the process (keys load at start): serialised once.
     prefix = settings.issuer_path
     app.wsgi_app = StaticJson(app.wsgi_app, {  # type: ignore[method-assign]
-        prefix + "/.well-known/openid-configuration": provider.discovery(),
+        prefix + "/.well-known/openid-configuration": metadata(settings, keys.algs),
         prefix + "/jwks.json": keys.public_jwks()})
     hops = settings.server.proxy_hops
     if hops:

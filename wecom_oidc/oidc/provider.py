@@ -1,6 +1,5 @@
 """The OpenID provider: Authlib's authorization server with our grants and
-endpoints, plus what Authlib leaves to us (sessions, token records, userinfo,
-discovery)."""
+endpoints, plus what Authlib leaves to us (sessions, token records, userinfo)."""
 
 from __future__ import annotations
 
@@ -21,14 +20,13 @@ from ..identity import Identity
 from ..store.base import StateStore
 from ..store.kinds import Kind
 from . import person
-from .claims import CLAIMS_SUPPORTED, SCOPES, all_claims, claims_for_scope
+from .claims import all_claims, claims_for_scope
 from .client_auth import client_secret_basic
 from .client_claims import Place
 from .device import device_authorization_endpoint, device_grant
 from .endpoints import introspection_endpoint, revocation_endpoint
 from .grants import (
     ACCESS_TOKEN,
-    AUTH_METHODS,
     REFRESH_TOKEN,
     BridgeOpenIDCode,
     RefreshOpenID,
@@ -105,7 +103,6 @@ class Provider(AuthorizationServer):
             self.register_endpoint(device_authorization_endpoint(self))
         self.register_endpoint(revocation_endpoint(self))
         self.register_endpoint(introspection_endpoint(self))
-        self._discovery = self._build_discovery()
 
     def query_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)
@@ -188,67 +185,6 @@ class Provider(AuthorizationServer):
             return token_id(access_token)
         claims = self.jwts.decode(access_token, typ="at+jwt")
         return claims["jti"] if claims else None
-
-    def _claims_supported(self) -> list[str]:
-        standard = list(CLAIMS_SUPPORTED)
-        return standard + [n for n in _custom_claims(self.settings) if n not in standard]
-
-    def discovery(self) -> dict[str, Any]:
-        return self._discovery
-
-    def _build_discovery(self) -> dict[str, Any]:
-        """Exactly what this server does, no more (OIDC Discovery 1.0 §3)."""
-        doc = self._base_discovery()
-        if self.device:  # RFC 8628 §4
-            doc["device_authorization_endpoint"] = self.url("/device/code")
-            doc["grant_types_supported"].append(DEVICE_CODE)
-        return doc
-
-    def _base_discovery(self) -> dict[str, Any]:
-        return {
-            "issuer": self.settings.issuer,
-            "authorization_endpoint": self.url("/authorize"),
-            "token_endpoint": self.url("/token"),
-            "userinfo_endpoint": self.url("/userinfo"),
-            "jwks_uri": self.url("/jwks.json"),
-            "scopes_supported": list(SCOPES),
-            "response_types_supported": ["code"],
-            "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "refresh_token"],
-            "subject_types_supported": ["public"],
-            # What some client's ID tokens are signed with, not every key in the
-            # folder: a spare ES256 key signs nothing while no client asks for it.
-            "id_token_signing_alg_values_supported": [
-                a for a in self.keys.algs
-                if a == "RS256" or any(c.id_token_alg == a for c in self.clients.values())],
-            "token_endpoint_auth_methods_supported": AUTH_METHODS,
-            "code_challenge_methods_supported": ["S256"],
-            "claims_supported": self._claims_supported(),
-            "claims_parameter_supported": False,
-            "request_parameter_supported": False,
-            "request_uri_parameter_supported": False,
-            "authorization_response_iss_parameter_supported": True,
-            "revocation_endpoint": self.url("/revoke"),
-            "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
-            "introspection_endpoint": self.url("/introspect"),
-            "introspection_endpoint_auth_methods_supported": [
-                "client_secret_basic", "client_secret_post"],
-            "end_session_endpoint": self.url("/end_session"),
-            "backchannel_logout_supported": True,
-            "backchannel_logout_session_supported": True,
-            "frontchannel_logout_supported": True,
-            "frontchannel_logout_session_supported": True,
-        }
-
-
-def _custom_claims(settings: Settings) -> list[str]:
-    """Claim names clients configured (extra_claims, role), in a stable order."""
-    names: dict[str, None] = {}
-    for c in settings.clients:
-        names.update(dict.fromkeys(name for name, _ in c.extra_claims))
-        if c.roles or c.role_default:
-            names[c.role_claim] = None
-    return list(names)
 
 
 def access_family(request: Any, jti: str, exp: int, now: int) -> list[list[Any]]:
