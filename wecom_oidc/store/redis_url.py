@@ -110,13 +110,3 @@ def _credentials(userinfo: str) -> dict[str, str]:
     if has_password and password:
         creds["password"] = unquote(password)
     return creds
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced, for logs and reprs."""
-    if not isinstance(url, str) or "@" not in url:
-        return url
-    scheme, sep, rest = url.partition("://")
-    userinfo, _, hosts = rest.partition("@")
-    user = userinfo.partition(":")[0]
-    return f"{scheme}{sep}{user}:***@{hosts}" if ":" in userinfo else url

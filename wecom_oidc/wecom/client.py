@@ -12,7 +12,6 @@ from __future__ import annotations
 import json as jsonlib
 import logging
 import random
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from .. import redact
 from ..store.base import StateStore
 from .backpressure import BackPressure
 from .errors import Busy, TokenInvalid, Transport, WecomApiError, error_for
@@ -36,28 +36,9 @@ CallObserver = Callable[[str, "int | None", float], None]
 # Query/body fields whose values must never appear in logs or error text.
 _SENSITIVE = ("access_token", "corpsecret", "code", "user_ticket")
 _MAX_ERRMSG = 300
-_SECRET_QUERY = re.compile(r"((?:access_token|corpsecret|code|user_ticket)=)[^&\s\"']+")
-
-
-class RedactSecrets(logging.Filter):
-    """Blank secret query values in log records. urllib3 logs every request line, query
-    string included, at DEBUG; our URLs carry access_token, corpsecret and code."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str) and record.args:
-            record.msg, record.args = record.getMessage(), None
-        if isinstance(record.msg, str):
-            record.msg = _SECRET_QUERY.sub(r"\1***", record.msg)
-        return True
-
-
-def _install_redaction() -> None:
-    pool_log = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, RedactSecrets) for f in pool_log.filters):
-        pool_log.addFilter(RedactSecrets())
-
-
-_install_redaction()
+# urllib3 logs each request line (our query carries access_token, corpsecret, code) at
+# DEBUG: the shared redaction filter blanks them, also where create_app never ran.
+redact.install()
 
 
 @dataclass(frozen=True)
@@ -285,9 +266,7 @@ def _values(mapping: dict[str, Any]) -> list[str]:
 
 def _scrub(errmsg: str, secrets: list[str]) -> str:
     """WeCom's errmsg is safe in practice (§0), but never trust it to not echo input."""
-    for value in secrets:
-        errmsg = errmsg.replace(value, "***")
-    return errmsg[:_MAX_ERRMSG]
+    return redact.values(errmsg, secrets)[:_MAX_ERRMSG]
 
 
 def _payload(body: dict[str, Any]) -> dict[str, Any]:
