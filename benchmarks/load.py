@@ -25,6 +25,8 @@ DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) Chrome/124.0 Safari/537.36"
 WECOM_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 "
             "wxwork/4.1.6 MicroMessenger/7.0.1 Language/zh")
 PEOPLE = ("zhangsan", "lisi", "wangwu", "zhaoliu", "sunqi", "zhouba")
+# A window opens once every user has finished one operation, or after this many seconds.
+STEADY_WITHIN = 60.0
 
 
 class Failed(Exception):
@@ -165,14 +167,17 @@ async def run_users(op: Op, users: int, *, seconds: float | None = None,
                     count: int | None = None, warmup: float = 1.0,
                     on_window: Callable[[bool], None] | None = None) -> Result:
     """`users` concurrent loops of `op(http, user, i)`; each user has its own session.
-    With `seconds`: after `warmup`, the operations that end inside the window count
-    (throughput = completions / window, as for a long steady run), and
-    `on_window(True/False)` marks its start and end (CPU readings).
+    With `seconds`: after `warmup` and once every user has finished one operation (the
+    pipeline full: with 256 users and seconds-long logins, a window opened earlier
+    counts the CPU of a ramp that has not completed yet), the operations that end
+    inside the window count (throughput = completions / window, as for a long steady
+    run), and `on_window(True/False)` marks its start and end (CPU readings).
     With `count`: run that many operations in all, every one counted."""
     sessions = [new_session(users) for _ in range(users)]
     result = Result(users, 0.0)
     window = {"open": False, "t0": 0.0, "t1": float("inf")}
     done = {"n": 0}
+    finished_one: set[int] = set()
     stop = asyncio.Event()
 
     async def loop(u: int) -> None:
@@ -190,6 +195,7 @@ async def run_users(op: Op, users: int, *, seconds: float | None = None,
                 continue
             finally:
                 i += 1
+                finished_one.add(u)
             end = time.perf_counter()
             if count is not None or (window["open"] and window["t0"] <= end <= window["t1"]):
                 result.durations.append(end - start)
@@ -198,6 +204,9 @@ async def run_users(op: Op, users: int, *, seconds: float | None = None,
     try:
         if seconds is not None:
             await asyncio.sleep(warmup)
+            ready_by = time.perf_counter() + STEADY_WITHIN
+            while len(finished_one) < users and time.perf_counter() < ready_by:
+                await asyncio.sleep(0.05)
             if on_window:
                 on_window(True)
             window.update(open=True, t0=time.perf_counter())
