@@ -23,6 +23,7 @@ from authlib.oauth2.rfc6749 import (
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 
+from .grants import CodeGrant
 from .models import User
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def resume(provider: Provider, params: Mapping[str, str]) -> AuthorizationCodeGr
     request.payload = BasicOAuth2Payload(dict(params))
     request.client = client
     request.scope = client.get_allowed_scope(params.get("scope"))
-    grant = provider.code_grant(request, provider)
+    grant = CodeGrant(request, provider)  # its extensions only validate: not needed
     grant.redirect_uri = redirect_uri
     return grant
 

@@ -124,60 +124,62 @@ def decide(provider: Provider, user_code: str, user: User | None) -> bool:
     return True
 
 
-def device_authorization_endpoint(provider: Provider) -> DeviceAuthorizationEndpoint:
+class DeviceAuthorization(DeviceAuthorizationEndpoint):
     """POST /device/code (RFC 8628 §3.1): a device code and a user code."""
-    tokens = provider.settings.tokens
 
-    class Endpoint(DeviceAuthorizationEndpoint):
-        CLIENT_AUTH_METHODS = AUTH_METHODS
-        EXPIRES_IN = tokens.device_code_ttl
-        INTERVAL = tokens.device_poll_interval
+    server: Provider
+    CLIENT_AUTH_METHODS = AUTH_METHODS
 
-        def authenticate_client(self, request: Any) -> Client:
-            client: Client = super().authenticate_client(request)
-            if not client.check_grant_type(DEVICE_CODE):
-                raise UnauthorizedClientError(
-                    f"Client {client.client_id} may not use the device grant: add "
-                    f"{DEVICE_CODE} to its grant_types.")
-            return client
+    def __init__(self, server: Provider):
+        super().__init__(server)
+        tokens = server.settings.tokens
+        # Authlib reads these as class attributes; here they come from the config.
+        self.EXPIRES_IN = tokens.device_code_ttl
+        self.INTERVAL = tokens.device_poll_interval
 
-        def create_endpoint_response(self, request: Any) -> tuple[int, Any, Any]:
-            self.request = request  # save_device_credential records the device's address
-            status, data, headers = super().create_endpoint_response(request)
-            data["user_code"] = display_user_code(data["user_code"])
-            data["verification_uri_complete"] = (
-                f"{data['verification_uri']}?user_code={data['user_code']}")
-            return status, data, headers  # Authlib's JSON headers say no-store
+    def authenticate_client(self, request: Any) -> Client:
+        client: Client = super().authenticate_client(request)
+        if not client.check_grant_type(DEVICE_CODE):
+            raise UnauthorizedClientError(
+                f"Client {client.client_id} may not use the device grant: add "
+                f"{DEVICE_CODE} to its grant_types.")
+        return client
 
-        def generate_user_code(self) -> str:
-            return new_user_code()
+    def create_endpoint_response(self, request: Any) -> tuple[int, Any, Any]:
+        self.request = request  # save_device_credential records the device's address
+        status, data, headers = super().create_endpoint_response(request)
+        data["user_code"] = display_user_code(data["user_code"])
+        data["verification_uri_complete"] = (
+            f"{data['verification_uri']}?user_code={data['user_code']}")
+        return status, data, headers  # Authlib's JSON headers say no-store
 
-        def generate_device_code(self) -> str:
-            return secrets.token_urlsafe(32)
+    def generate_user_code(self) -> str:
+        return new_user_code()
 
-        def get_verification_uri(self) -> str:
-            return provider.url("/device")
+    def generate_device_code(self) -> str:
+        return secrets.token_urlsafe(32)
 
-        def save_device_credential(self, client_id: str, scope: str | None,
-                                   data: dict[str, Any]) -> None:
-            client = provider.clients[client_id]
-            granted = client.get_allowed_scope(scope or "openid")
-            expires_at = provider.clock() + self.EXPIRES_IN
-            code = data["user_code"]
-            provider.store.put(DEVICE, data["device_code"], {
-                "client_id": client_id, "scope": granted, "user_code": code,
-                "expires_at": expires_at, "interval": self.INTERVAL,
-            }, self.EXPIRES_IN + EXPIRED_GRACE)
-            # add, not put: two live requests never share a user code (20^8 makes a
-            # collision unlikely, and then this request fails rather than mixes).
-            if not provider.store.add(USER_CODE, code, {
-                    "client_id": client_id, "scope": granted, "status": PENDING,
-                    "expires_at": expires_at, "device": _device_info(self.request),
-            }, self.EXPIRES_IN):
-                raise RuntimeError("user code collision")
-            log.info("device authorization client=%s", client_id)
+    def get_verification_uri(self) -> str:
+        return self.server.url("/device")
 
-    return Endpoint(provider)
+    def save_device_credential(self, client_id: str, scope: str | None,
+                               data: dict[str, Any]) -> None:
+        client = self.server.clients[client_id]
+        granted = client.get_allowed_scope(scope or "openid")
+        expires_at = self.server.clock() + self.EXPIRES_IN
+        code = data["user_code"]
+        self.server.store.put(DEVICE, data["device_code"], {
+            "client_id": client_id, "scope": granted, "user_code": code,
+            "expires_at": expires_at, "interval": self.INTERVAL,
+        }, self.EXPIRES_IN + EXPIRED_GRACE)
+        # add, not put: two live requests never share a user code (20^8 makes a
+        # collision unlikely, and then this request fails rather than mixes).
+        if not self.server.store.add(USER_CODE, code, {
+                "client_id": client_id, "scope": granted, "status": PENDING,
+                "expires_at": expires_at, "device": _device_info(self.request),
+        }, self.EXPIRES_IN):
+            raise RuntimeError("user code collision")
+        log.info("device authorization client=%s", client_id)
 
 
 def _device_info(request: Any) -> dict[str, str]:
@@ -190,68 +192,67 @@ def _device_info(request: Any) -> dict[str, str]:
             "ua": str(headers.get("User-Agent", ""))[:200]}
 
 
-def device_grant(provider: Provider) -> type[DeviceCodeGrant]:
+class DeviceGrant(DeviceCodeGrant):
     """The token endpoint's side (RFC 8628 §3.4, §3.5)."""
-    store = provider.store
 
-    class Grant(DeviceCodeGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    server: Provider
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
-        def query_device_credential(self, device_code: str) -> DeviceCredentialDict:
-            record = store.get(DEVICE, device_code)
-            if record is None:
-                # Unknown, long expired, or already exchanged (then its tokens go).
-                revoke_if_replayed(provider, DEVICE, USED_DEVICE, device_code)
-                raise InvalidGrantError("The device_code is invalid, expired or used.")
-            return _Credential(record, provider.clock)
+    def query_device_credential(self, device_code: str) -> DeviceCredentialDict:
+        record = self.server.store.get(DEVICE, device_code)
+        if record is None:
+            # Unknown, long expired, or already exchanged (then its tokens go).
+            revoke_if_replayed(self.server, DEVICE, USED_DEVICE, device_code)
+            raise InvalidGrantError("The device_code is invalid, expired or used.")
+        return _Credential(record, self.server.clock)
 
-        def query_user_grant(self, user_code: str) -> tuple[User, bool] | None:
-            record = store.get(USER_CODE, user_code)
-            if record is None or record["status"] == PENDING:
-                return None
-            if record["status"] == DENIED:
-                raise AccessDeniedError("The person denied the request.")
-            return self._take(user_code, record), True
+    def query_user_grant(self, user_code: str) -> tuple[User, bool] | None:
+        record = self.server.store.get(USER_CODE, user_code)
+        if record is None or record["status"] == PENDING:
+            return None
+        if record["status"] == DENIED:
+            raise AccessDeniedError("The person denied the request.")
+        return self._take(user_code, record), True
 
-        def _take(self, user_code: str, record: dict[str, Any]) -> User:
-            """Single use: of concurrent polls, one gets the tokens."""
-            device_code = self.request.payload.data["device_code"]
-            if store.take(DEVICE, device_code) is None:
-                raise InvalidGrantError("The device_code is invalid, expired or used.")
-            store.delete(USER_CODE, user_code)
-            u = record["user"]
-            store.put(USED_DEVICE, device_code, {"grant_id": u["sid"],
-                                                 "client_id": record["client_id"]},
-                      provider.settings.tokens.refresh_token_ttl)
-            found = person.load(store, u["sid"])
-            if found is None:  # the approving login ended since (logout, offboarding)
-                raise InvalidGrantError("The device_code is invalid, expired or used.")
-            user = person.user_of(u["sid"], found)
-            return replace(user, claims=with_delta(user.claims, u.get("delta") or {}),
-                           auth_time=u["auth_time"])
+    def _take(self, user_code: str, record: dict[str, Any]) -> User:
+        """Single use: of concurrent polls, one gets the tokens."""
+        device_code = self.request.payload.data["device_code"]
+        store = self.server.store
+        if store.take(DEVICE, device_code) is None:
+            raise InvalidGrantError("The device_code is invalid, expired or used.")
+        store.delete(USER_CODE, user_code)
+        u = record["user"]
+        store.put(USED_DEVICE, device_code, {"grant_id": u["sid"],
+                                             "client_id": record["client_id"]},
+                  self.server.settings.tokens.refresh_token_ttl)
+        found = person.load(store, u["sid"])
+        if found is None:  # the approving login ended since (logout, offboarding)
+            raise InvalidGrantError("The device_code is invalid, expired or used.")
+        user = person.user_of(u["sid"], found)
+        return replace(user, claims=with_delta(user.claims, u.get("delta") or {}),
+                       auth_time=u["auth_time"])
 
-        def should_slow_down(self, credential: DeviceCredentialDict) -> bool:
-            """A poll sooner than the interval after the previous one: slow_down,
-            and the interval grows by 5 s for every later poll (§3.5)."""
-            device_code = self.request.payload.data["device_code"]
-            interval = int(credential["interval"])
-            if store.add(POLL, device_code, {}, _quiet(interval)):
-                return False
-            record = store.get(DEVICE, device_code)
-            if record is not None:
-                record["interval"] = interval + 5
-                left = record["expires_at"] + EXPIRED_GRACE - provider.clock()
-                if left > 0:
-                    store.put(DEVICE, device_code, record, left)
-            store.put(POLL, device_code, {}, _quiet(interval + 5))
-            return True
+    def should_slow_down(self, credential: DeviceCredentialDict) -> bool:
+        """A poll sooner than the interval after the previous one: slow_down,
+        and the interval grows by 5 s for every later poll (§3.5)."""
+        device_code = self.request.payload.data["device_code"]
+        interval = int(credential["interval"])
+        store = self.server.store
+        if store.add(POLL, device_code, {}, _quiet(interval)):
+            return False
+        record = store.get(DEVICE, device_code)
+        if record is not None:
+            record["interval"] = interval + 5
+            left = record["expires_at"] + EXPIRED_GRACE - self.server.clock()
+            if left > 0:
+                store.put(DEVICE, device_code, record, left)
+        store.put(POLL, device_code, {}, _quiet(interval + 5))
+        return True
 
-        def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
-                           expires_in: Any = None, include_refresh_token: bool = True) -> Any:
-            include = self.request.client.wants_refresh_token(scope or "")
-            return super().generate_token(user, scope, grant_type, expires_in, include)
-
-    return Grant
+    def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
+                       expires_in: Any = None, include_refresh_token: bool = True) -> Any:
+        include = self.request.client.wants_refresh_token(scope or "")
+        return super().generate_token(user, scope, grant_type, expires_in, include)
 
 
 def _quiet(interval: int) -> float:

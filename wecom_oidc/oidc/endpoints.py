@@ -36,45 +36,45 @@ def find_token(provider: Provider, value: str, hint: str | None) -> StoredToken 
     return None
 
 
-def revocation_endpoint(provider: Provider) -> RevocationEndpoint:
-    class Revocation(RevocationEndpoint):
-        # Public clients may revoke their own tokens too (RFC 7009 §2.1).
-        CLIENT_AUTH_METHODS = AUTH_METHODS
+class Revocation(RevocationEndpoint):
+    """RFC 7009 at /revoke."""
 
-        def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-            return find_token(provider, token_string, token_type_hint)
+    server: Provider
+    # Public clients may revoke their own tokens too (RFC 7009 §2.1).
+    CLIENT_AUTH_METHODS = AUTH_METHODS
 
-        def revoke_token(self, token: StoredToken, request: Any) -> None:
-            provider.store.delete(token.kind, token.key)
-            # RFC 7009 §2.1: a refresh token takes the access tokens of its grant along.
-            family = token.record.get("access_tokens", [])
-            for jti, _exp in family:
-                provider.store.delete(ACCESS_TOKEN, jti)
-            audit("revoke", sub=token.record["sub"], client=token.record["client_id"],
-                  outcome="success", token_type=token.kind, revoked_access=len(family))
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return find_token(self.server, token_string, token_type_hint)
 
-    return Revocation(provider)
+    def revoke_token(self, token: StoredToken, request: Any) -> None:
+        self.server.store.delete(token.kind, token.key)
+        # RFC 7009 §2.1: a refresh token takes the access tokens of its grant along.
+        family = token.record.get("access_tokens", [])
+        for jti, _exp in family:
+            self.server.store.delete(ACCESS_TOKEN, jti)
+        audit("revoke", sub=token.record["sub"], client=token.record["client_id"],
+              outcome="success", token_type=token.kind, revoked_access=len(family))
 
 
-def introspection_endpoint(provider: Provider) -> IntrospectionEndpoint:
-    class Introspection(IntrospectionEndpoint):
-        # Confidential clients only: introspection tells who a token belongs to.
-        CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+class Introspection(IntrospectionEndpoint):
+    """RFC 7662 at /introspect."""
 
-        def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
-            return find_token(provider, token_string, token_type_hint)
+    server: Provider
+    # Confidential clients only: introspection tells who a token belongs to.
+    CLIENT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
-        def check_permission(self, token: StoredToken, client: Client, request: Any) -> bool:
-            # A client may introspect tokens issued to it; anything else is inactive.
-            return token.check_client(client)
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Any:
+        return find_token(self.server, token_string, token_type_hint)
 
-        def introspect_token(self, token: StoredToken) -> dict[str, Any]:
-            r = token.record
-            return {"active": True, "client_id": r["client_id"], "sub": r["sub"],
-                    "scope": r["scope"], "exp": int(r["exp"]), "iat": int(r["iat"]),
-                    "iss": provider.settings.issuer, "aud": r["client_id"],
-                    "token_type": "Bearer" if token.kind == ACCESS_TOKEN else "refresh_token",
-                    "username": r.get("username") or r.get("claims", {}).get(
-                        "preferred_username", r["sub"])}
+    def check_permission(self, token: StoredToken, client: Client, request: Any) -> bool:
+        # A client may introspect tokens issued to it; anything else is inactive.
+        return token.check_client(client)
 
-    return Introspection(provider)
+    def introspect_token(self, token: StoredToken) -> dict[str, Any]:
+        r = token.record
+        return {"active": True, "client_id": r["client_id"], "sub": r["sub"],
+                "scope": r["scope"], "exp": int(r["exp"]), "iat": int(r["iat"]),
+                "iss": self.server.settings.issuer, "aud": r["client_id"],
+                "token_type": "Bearer" if token.kind == ACCESS_TOKEN else "refresh_token",
+                "username": r.get("username") or r.get("claims", {}).get(
+                    "preferred_username", r["sub"])}

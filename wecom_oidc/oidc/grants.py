@@ -40,52 +40,51 @@ USED_REFRESH_TOKEN = Kind.USED_REFRESH_TOKEN
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
-def code_grant(provider: Provider) -> type[grants.AuthorizationCodeGrant]:
-    """The code grant class bound to one provider (Authlib instantiates it per request)."""
+class CodeGrant(grants.AuthorizationCodeGrant):
+    """The authorization code grant on our store. Authlib makes one per request,
+    its `server` the provider."""
 
-    class CodeGrant(grants.AuthorizationCodeGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    server: Provider
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
-        def generate_authorization_code(self) -> str:
-            return secrets.token_urlsafe(32)
+    def generate_authorization_code(self) -> str:
+        return secrets.token_urlsafe(32)
 
-        def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
-                           expires_in: Any = None, include_refresh_token: bool = True) -> Any:
-            include = self.request.client.wants_refresh_token(scope or "")
-            return super().generate_token(user, scope, grant_type, expires_in, include)
+    def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
+                       expires_in: Any = None, include_refresh_token: bool = True) -> Any:
+        include = self.request.client.wants_refresh_token(scope or "")
+        return super().generate_token(user, scope, grant_type, expires_in, include)
 
-        def save_authorization_code(self, code: str, request: Any) -> None:
-            user: User = request.user
-            data = request.payload.data
-            record = AuthorizationCode(
-                client_id=request.client.client_id,
-                redirect_uri=request.payload.redirect_uri or "",
-                scope=request.scope, sub=user.sub, auth_time=user.auth_time,
-                grant_id=user.sid, sid=user.sid, delta=claims_delta(user.base, user.claims),
-                nonce=data.get("nonce") or None,
-                code_challenge=data.get("code_challenge") or None,
-                code_challenge_method="S256" if data.get("code_challenge") else None,
-            )
-            provider.store.put(CODE, code_key(request.client.client_id, code),
-                               record.to_record(), provider.settings.tokens.code_ttl)
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        user: User = request.user
+        data = request.payload.data
+        record = AuthorizationCode(
+            client_id=request.client.client_id,
+            redirect_uri=request.payload.redirect_uri or "",
+            scope=request.scope, sub=user.sub, auth_time=user.auth_time,
+            grant_id=user.sid, sid=user.sid, delta=claims_delta(user.base, user.claims),
+            nonce=data.get("nonce") or None,
+            code_challenge=data.get("code_challenge") or None,
+            code_challenge_method="S256" if data.get("code_challenge") else None,
+        )
+        self.server.store.put(CODE, code_key(request.client.client_id, code),
+                              record.to_record(), self.server.settings.tokens.code_ttl)
 
-        def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
-            record = take_once(provider, CODE, USED_CODE, code_key(client.client_id, code),
-                               provider.settings.tokens.access_token_ttl)
-            return AuthorizationCode.from_record(record) if record is not None else None
+    def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
+        record = take_once(self.server, CODE, USED_CODE, code_key(client.client_id, code),
+                           self.server.settings.tokens.access_token_ttl)
+        return AuthorizationCode.from_record(record) if record is not None else None
 
-        def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-            """Nothing to do: query_authorization_code took the code atomically."""
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Nothing to do: query_authorization_code took the code atomically."""
 
-        def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
-            c = authorization_code
-            found = person.load(provider.store, c.sid)
-            if found is None:
-                return None  # the login ended since (logout, offboarding): invalid_grant
-            user = person.user_of(c.sid, found)
-            return replace(user, claims=with_delta(user.claims, c.delta), auth_time=c.auth_time)
-
-    return CodeGrant
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> User | None:
+        c = authorization_code
+        found = person.load(self.server.store, c.sid)
+        if found is None:
+            return None  # the login ended since (logout, offboarding): invalid_grant
+        user = person.user_of(c.sid, found)
+        return replace(user, claims=with_delta(user.claims, c.delta), auth_time=c.auth_time)
 
 
 def code_key(client_id: str, code: str) -> str:
@@ -118,52 +117,50 @@ def revoke_if_replayed(provider: Provider, kind: str, used_kind: str, value: str
                     used.get("client_id"), n)
 
 
-def refresh_grant(provider: Provider) -> type[grants.RefreshTokenGrant]:
+class RefreshGrant(grants.RefreshTokenGrant):
     """Refresh with rotation: every use returns a new refresh token; reusing an
     old one revokes the whole login. Each refresh re-checks the member upstream."""
 
-    class RefreshGrant(grants.RefreshTokenGrant):
-        TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
-        INCLUDE_NEW_REFRESH_TOKEN = True
+    server: Provider
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
 
-        def authenticate_refresh_token(self, refresh_token: str) -> StoredToken | None:
-            # Only looked at here: Authlib checks the client and the scope after this,
-            # and a request refused for those must not spend the token (the client's
-            # next, correct refresh would otherwise look like a replay and end the
-            # login). authenticate_user takes it once everything else has passed.
-            record = provider.store.get(REFRESH_TOKEN, refresh_token)
-            if record is None:
-                revoke_if_replayed(provider, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token)
-                return None
-            return StoredToken(REFRESH_TOKEN, refresh_token, record)
+    def authenticate_refresh_token(self, refresh_token: str) -> StoredToken | None:
+        # Only looked at here: Authlib checks the client and the scope after this,
+        # and a request refused for those must not spend the token (the client's
+        # next, correct refresh would otherwise look like a replay and end the
+        # login). authenticate_user takes it once everything else has passed.
+        record = self.server.store.get(REFRESH_TOKEN, refresh_token)
+        if record is None:
+            revoke_if_replayed(self.server, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token)
+            return None
+        return StoredToken(REFRESH_TOKEN, refresh_token, record)
 
-        def authenticate_user(self, refresh_token: StoredToken) -> User | None:
-            r = refresh_token.record
-            found = person.load(provider.store, r["sid"]) or person.inline(r)
-            if found is None:
-                return None  # the login ended since: invalid_grant
-            try:
-                checked = provider.recheck(person.user_of(r["sid"], found))
-                # Groups, extra claims and the access policy as the directory says now.
-                user = for_client(provider.settings, checked, r["client_id"], r["scope"],
-                                  provider.place)
-            except AccessDenied as e:
-                provider.store.revoke_grant(r["grant_id"])
-                log.warning("refresh refused sub=%s: %s; revoked its login", r["sub"], e.detail)
-                raise InvalidGrantError("The person may no longer sign in.") from None
-            rttl = provider.settings.tokens.refresh_token_ttl
-            if take_once(provider, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token.key,
-                         rttl) is None:
-                raise InvalidGrantError()  # used concurrently: take_once revoked the login
-            now = provider.clock()
-            # The rotated refresh token may outlive the person: keep them as long.
-            person.keep_until(provider.store, checked, found, now + rttl, now, r["client_id"])
-            return user
+    def authenticate_user(self, refresh_token: StoredToken) -> User | None:
+        r = refresh_token.record
+        found = person.load(self.server.store, r["sid"]) or person.inline(r)
+        if found is None:
+            return None  # the login ended since: invalid_grant
+        try:
+            checked = self.server.recheck(person.user_of(r["sid"], found))
+            # Groups, extra claims and the access policy as the directory says now.
+            user = for_client(self.server.settings, checked, r["client_id"], r["scope"],
+                              self.server.place)
+        except AccessDenied as e:
+            self.server.store.revoke_grant(r["grant_id"])
+            log.warning("refresh refused sub=%s: %s; revoked its login", r["sub"], e.detail)
+            raise InvalidGrantError("The person may no longer sign in.") from None
+        rttl = self.server.settings.tokens.refresh_token_ttl
+        if take_once(self.server, REFRESH_TOKEN, USED_REFRESH_TOKEN, refresh_token.key,
+                     rttl) is None:
+            raise InvalidGrantError()  # used concurrently: take_once revoked the login
+        now = self.server.clock()
+        # The rotated refresh token may outlive the person: keep them as long.
+        person.keep_until(self.server.store, checked, found, now + rttl, now, r["client_id"])
+        return user
 
-        def revoke_old_credential(self, refresh_token: StoredToken) -> None:
-            """Nothing to do: authenticate_user took it atomically."""
-
-    return RefreshGrant
+    def revoke_old_credential(self, refresh_token: StoredToken) -> None:
+        """Nothing to do: authenticate_user took it atomically."""
 
 
 class BridgeOpenIDCode(OpenIDCode):

@@ -23,16 +23,16 @@ from . import person
 from .claims import all_claims, claims_for_scope
 from .client_auth import client_secret_basic
 from .client_claims import Place
-from .device import device_authorization_endpoint, device_grant
-from .endpoints import introspection_endpoint, revocation_endpoint
+from .device import DeviceAuthorization, DeviceGrant
+from .endpoints import Introspection, Revocation
 from .grants import (
     ACCESS_TOKEN,
     REFRESH_TOKEN,
     BridgeOpenIDCode,
+    CodeGrant,
+    RefreshGrant,
     RefreshOpenID,
     S256CodeChallenge,
-    code_grant,
-    refresh_grant,
 )
 from .keys import KeyRing
 from .models import Client, StoredToken, User
@@ -90,19 +90,17 @@ class Provider(AuthorizationServer):
             "OAUTH2_ACCESS_TOKEN_GENERATOR": self._access_token,
             "OAUTH2_REFRESH_TOKEN_GENERATOR": random_token,
         })
-        # Kept to answer a saved authorization request after the upstream login
-        # (oidc/authorization.py), which needs the grant but not its validation.
-        self.code_grant = code_grant(self)
-        self.register_grant(self.code_grant, [BridgeOpenIDCode(self), S256CodeChallenge()])
-        self.register_grant(refresh_grant(self), [RefreshOpenID(self)])
+        # Authlib makes a grant or endpoint per request, handing it this provider.
+        self.register_grant(CodeGrant, [BridgeOpenIDCode(self), S256CodeChallenge()])
+        self.register_grant(RefreshGrant, [RefreshOpenID(self)])
         # The device grant exists only when some client opted in (discovery says so).
         self.device = any(c.device for c in settings.clients)
         if self.device:
             # The same ID token extension as refresh: an ID token in the token response.
-            self.register_grant(device_grant(self), [RefreshOpenID(self)])
-            self.register_endpoint(device_authorization_endpoint(self))
-        self.register_endpoint(revocation_endpoint(self))
-        self.register_endpoint(introspection_endpoint(self))
+            self.register_grant(DeviceGrant, [RefreshOpenID(self)])
+            self.register_endpoint(DeviceAuthorization)
+        self.register_endpoint(Revocation)
+        self.register_endpoint(Introspection)
 
     def query_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)
