@@ -22,6 +22,7 @@ from fakes import (
 
 from wecom_oidc.app import create_app
 from wecom_oidc.config import SessionSettings, TokenSettings
+from wecom_oidc.oidc.member_index import live_members
 from wecom_oidc.store import MemoryStore
 
 SCOPE = "openid profile email offline_access"
@@ -81,19 +82,49 @@ def test_person_identity_and_claims_are_stored_once_per_login(bridge):
         == ["access_token", "person"]
 
 
-def test_person_token_exchange_writes_only_the_tokens(make_settings, keyring, clock, upstream):
+@pytest.fixture
+def counting(make_settings, keyring, clock, upstream):
     store = Counting(clock=clock)
     app = create_app(make_settings(settings_toml()), store=store, upstream=upstream,
                      keys=keyring, clock=clock)
+    return app, store
+
+
+def test_person_token_exchange_writes_only_the_tokens(counting):
+    app, store = counting
+    http = app.test_client()
+    code = login(http, scope="openid profile email")
+    del store.writes[:]
+    assert exchange(http, code).status_code == 200
+    # The login wrote the person and the offboarding index for as long as its access
+    # tokens may live, so the exchange adds only what it issues.
+    assert sorted(kind for op, kind in store.writes if op == "put") == [
+        "access_token", "code_used"]
+    assert [w for w in store.writes if w[0] == "index_add"] == []
+
+
+def test_person_refresh_token_extends_the_person_and_the_index_once(counting):
+    app, store = counting
     http = app.test_client()
     code = login(http, scope=SCOPE)
     del store.writes[:]
     assert exchange(http, code).status_code == 200
-    # The login wrote the person and the offboarding index for as long as anything of
-    # it may live, so the exchange adds only what it issues.
     assert sorted(kind for op, kind in store.writes if op == "put") == [
-        "access_token", "code_used", "refresh_token"]
-    assert [w for w in store.writes if w[0] == "index_add"] == []
+        "access_token", "code_used", "person", "refresh_token"]
+    assert sorted(kind for op, kind in store.writes if op == "index_add") == [
+        "grant_clients", "live_members", "member_grants"]
+
+
+def test_person_of_a_login_without_refresh_token_is_not_kept_for_their_ttl(bridge, clock):
+    app, store = bridge
+    http = app.test_client()
+    token = exchange(http, login(http, scope="openid profile")).get_json()
+    assert "refresh_token" not in token
+    settings = app.extensions["wecom_oidc"].settings.tokens
+    clock.advance(LIFETIME + max(settings.code_ttl, settings.device_code_ttl)
+                  + settings.access_token_ttl)
+    assert records(store, "person") == []
+    assert live_members(store) == []
 
 
 def test_person_refresh_works_after_the_session_ended(bridge, clock):

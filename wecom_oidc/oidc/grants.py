@@ -156,8 +156,9 @@ class RefreshGrant(grants.RefreshTokenGrant):
             raise InvalidGrantError()  # used concurrently: take_once revoked the login
         now = self.server.clock()
         # The rotated refresh token may outlive the person: keep them as long.
-        person.keep_until(self.server.store, checked, found, now + rttl, now, r["client_id"])
-        return user
+        until = person.keep_until(self.server.store, checked, found, now + rttl, now,
+                                  r["client_id"])
+        return replace(user, person_until=until)
 
     def revoke_old_credential(self, refresh_token: StoredToken) -> None:
         """Nothing to do: authenticate_user took it atomically."""

@@ -133,6 +133,7 @@ class User:
     # The claims of the stored person (oidc/person.py) this user was built from: a
     # code keeps only how the client's claims differ from them.
     base: dict[str, Any] | None = None
+    person_until: float = 0.0  # when that stored person expires (0: not known)
 
     def get_user_id(self) -> str:
         return self.sub

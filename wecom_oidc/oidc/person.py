@@ -2,9 +2,10 @@
 the upstream's identity (for re-checks), auth_time. Stored under the session id,
 which the session, codes, tokens and device grants carry instead of a copy.
 
-It lives as long as the longest of them: a code issued at the session's last moment,
-exchanged at the code's last, yields a refresh token that outlives the session by
-its whole TTL (`outlives`); a refresh that rotates past that extends it. Its
+It lives as long as the longest of them: a code issued at the session's last moment
+and exchanged at the code's last yields an access token that outlives the session
+(`outlives`); a refresh token, issued or rotated, extends it to its own expiry (so
+the person of a login without refresh tokens is not kept for their TTL). Its
 grant_id is the session id, so logout, a replayed code and offboarding remove it
 with everything else of the login.
 """
@@ -25,12 +26,10 @@ _GONE = None  # a claim in the person that a client's view leaves out
 
 
 def outlives(settings: Settings) -> float:
-    """How long after the session ends its person may still be needed: the
-    slowest code or device code, then the longest-lived token it yields."""
+    """How long after the session ends its person may still be needed without a
+    refresh token: the slowest code or device code, then its access token."""
     t = settings.tokens
-    refresh = any(c.refresh_tokens != "never" for c in settings.clients)
-    tokens = max(t.access_token_ttl, t.refresh_token_ttl if refresh else 0)
-    return max(t.code_ttl, t.device_code_ttl) + tokens
+    return max(t.code_ttl, t.device_code_ttl) + t.access_token_ttl
 
 
 def save(store: StateStore, user: User, expires_at: float, now: float) -> None:
@@ -44,7 +43,8 @@ def save(store: StateStore, user: User, expires_at: float, now: float) -> None:
 def user_of(sid: str, record: dict[str, Any]) -> User:
     """The person as Authlib's grants see them (`base`: the stored claims)."""
     return User(record["sub"], record["claims"], record["auth_time"], sid,
-                record["identity"], base=record["claims"])
+                record["identity"], base=record["claims"],
+                person_until=float(record.get("expires_at") or 0))
 
 
 def load(store: StateStore, sid: str) -> dict[str, Any] | None:
@@ -60,17 +60,28 @@ def inline(token: dict[str, Any]) -> dict[str, Any] | None:
     return {k: token[k] for k in ("sub", "claims", "identity", "auth_time")}
 
 
+def extend(store: StateStore, user: User, until: float, now: float, client_id: str) -> None:
+    """A refresh token was issued: the person, and this client's login in the
+    offboarding index, stay until `until` (its expiry), unless they already do."""
+    if user.person_until >= until:
+        return
+    claims = user.base if user.base is not None else user.claims
+    save(store, User(user.sub, claims, user.auth_time, user.sid, user.identity), until, now)
+    track(store, user.sub, user.sid, [client_id], until - now)
+
+
 def keep_until(store: StateStore, checked: User, record: dict[str, Any], until: float,
-               now: float, client_id: str) -> None:
-    """After a refresh: the person as re-checked (`checked`), alive until at least
-    `until` (the new refresh token's expiry), rewritten only when the identity,
-    claims or expiry moved; and this client's login in the offboarding index as
-    long (every refresh, as every token issued from the session already is)."""
+               now: float, client_id: str) -> float:
+    """At a refresh: the person as re-checked (`checked`), alive until at least
+    `until` (the rotated refresh token's expiry), rewritten only when the identity,
+    claims or expiry moved; this client's login in the offboarding index as long.
+    Returns the person's expiry."""
     expires_at = max(until, float(record.get("expires_at") or 0))
     if expires_at != record.get("expires_at") or checked.claims != record["claims"] or \
             Identity.from_record(checked.identity) != Identity.from_record(record["identity"]):
         save(store, checked, expires_at, now)
     track(store, checked.sub, checked.sid, [client_id], until - now)
+    return expires_at
 
 
 def claims_delta(base: dict[str, Any] | None, claims: dict[str, Any]) -> dict[str, Any]:

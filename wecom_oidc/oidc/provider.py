@@ -141,9 +141,10 @@ class Provider(AuthorizationServer):
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         """Records for the tokens just issued: the access token under its jti, the
         refresh token under its value; both carry the login's grant id (= sid). The
-        person stays in their own record (oidc/person.py), which the login already
-        keeps alive, and the offboarding index with it, for as long as these live:
-        the access token keeps only what /userinfo and introspection answer."""
+        person stays in their own record (oidc/person.py): the login keeps it, and
+        the offboarding index, alive past its access tokens; a refresh token extends
+        both to its expiry. The access token keeps only what /userinfo and
+        introspection answer."""
         user: User = request.user
         now = int(self.clock())
         scope = token.get("scope", "")
@@ -163,6 +164,7 @@ class Provider(AuthorizationServer):
             self.store.put(REFRESH_TOKEN, token["refresh_token"], {
                 **base, "exp": now + rttl, "auth_time": user.auth_time, "sid": user.sid,
                 "access_tokens": access_family(request, jti, now + ttl, now)}, rttl)
+            person.extend(self.store, user, now + rttl, now, request.client.client_id)
 
     def access_token_record(self, access_token: str) -> dict[str, Any] | None:
         """The live record of one of our access tokens, or None if it is not ours,
