@@ -125,11 +125,12 @@ def test_transport_keeps_one_connection_alive_across_calls(serve):
     transport.close()
 
 
-def test_transport_sends_through_the_environments_proxy(serve, monkeypatch):
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+def test_transport_sends_through_the_environments_proxy(serve, monkeypatch, variable):
     proxy = serve(_answer_all)
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(variable, f"http://127.0.0.1:{proxy.port}")
     base = "http://qyapi.weixin.example"  # never resolved: the proxy answers
     transport = PooledTransport(base, (1, 1))
     assert transport.send("gettoken", "GET", f"{base}/cgi-bin/gettoken?corpid=ww1",

@@ -53,8 +53,8 @@ class PooledTransport:
     def __init__(self, base_url: str, timeout: Timeout, maxsize: int = 64):
         connect, read = timeout if isinstance(timeout, tuple) else (timeout, timeout)
         self._timeout = urllib3.Timeout(connect=connect, read=read)
-        proxy = requests.utils.get_environ_proxies(base_url).get(
-            base_url.split(":", 1)[0].lower())
+        proxies = requests.utils.get_environ_proxies(base_url)
+        proxy = proxies.get(base_url.split(":", 1)[0].lower()) or proxies.get("all")
         options: dict[str, Any] = {"maxsize": maxsize, "retries": False,
                                    "ca_certs": certifi.where()}
         self._pool = (urllib3.ProxyManager(proxy, **options) if proxy
