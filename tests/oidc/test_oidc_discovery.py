@@ -124,6 +124,8 @@ def test_public_document_with_its_etag_is_not_modified(http, path):
     assert again.headers["ETag"] == etag and again.headers["Cache-Control"].startswith("public")
     other = http.get(path, headers={"If-None-Match": '"something-else"'})
     assert other.status_code == 200 and other.get_json() == first.get_json()
+    for held in ("W/" + etag, f'"other", {etag}', "*"):
+        assert http.get(path, headers={"If-None-Match": held}).status_code == 304
 
 
 @pytest.mark.parametrize("path", ["/.well-known/openid-configuration", "/jwks.json"])

@@ -44,7 +44,8 @@ class StaticJson:
         if method == "OPTIONS":
             start_response("200 OK", [*headers, *_PREFLIGHT])
             return []
-        if etag in environ.get("HTTP_IF_NONE_MATCH", ""):
+        held = environ.get("HTTP_IF_NONE_MATCH", "")
+        if etag in held or held.strip() == "*":  # RFC 9110 §13.1.2: weak comparison
             start_response("304 Not Modified", headers)
             return []
         start_response("200 OK", [*headers, ("Content-Type", "application/json"),
