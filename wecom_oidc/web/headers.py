@@ -23,6 +23,11 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, g
 
+# On every response; a non-HTML one also gets NOT_A_PAGE unless it set its own CSP.
+EVERY_RESPONSE = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
+                  ("X-Frame-Options", "DENY"))
+NOT_A_PAGE = ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+
 # A Location or body naming one of these carries a credential.
 _CREDENTIAL = re.compile(r"(?:^|[?&#])(?:code|access_token|id_token|refresh_token)=")
 _TOKEN_KEYS = {"access_token", "id_token", "refresh_token", "active"}
@@ -71,13 +76,12 @@ def carries_credential(resp: Response) -> bool:
 
 def secure(resp: Response, form_targets: tuple[str, ...] = ()) -> Response:
     h = resp.headers
-    h["X-Content-Type-Options"] = "nosniff"
-    h["Referrer-Policy"] = "no-referrer"
-    h["X-Frame-Options"] = "DENY"
+    for name, value in EVERY_RESPONSE:
+        h[name] = value
     if resp.mimetype == "text/html":
         h["Content-Security-Policy"] = page_policy(form_targets)
     else:
-        h.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+        h.setdefault(*NOT_A_PAGE)
     cache = h.get("Cache-Control")
     # An answer already marked no-store (tokens, userinfo) is not parsed again to see
     # whether it carries a credential.

@@ -13,10 +13,10 @@ import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
-# The security headers of web/headers.py for a JSON answer that carries no credential.
-_SECURE = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
-           ("X-Frame-Options", "DENY"),
-           ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")]
+from .headers import EVERY_RESPONSE, NOT_A_PAGE
+
+# What web/headers.py's hook gives a JSON answer that carries no credential.
+_SECURE = [*EVERY_RESPONSE, NOT_A_PAGE]
 
 _PREFLIGHT = [("Allow", "GET, HEAD, OPTIONS"), ("Access-Control-Allow-Methods", "GET, HEAD"),
               ("Content-Length", "0")]
