@@ -5,8 +5,8 @@ counts alone.
 Fixed windows aligned on the clock: a rule of 600/1m counts requests per (rule, key)
 from :00 to :59 of each minute; all of a request's counters go to the store in one
 `StateStore.incr_many` round trip. A burst at a window boundary may pass up to twice the
-limit within a minute; in exchange each counter is one atomic store operation. Keys (client IPs, client ids) are hashed by the store
-like every other key.
+limit within a minute; in exchange each counter is one atomic store operation. Keys
+(client IPs, client ids) are hashed by the store like every other key.
 
 The API others use (e.g. a new endpoint):
 

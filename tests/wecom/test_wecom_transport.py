@@ -136,3 +136,13 @@ def test_transport_sends_through_the_environments_proxy(serve, monkeypatch, vari
     assert transport.send("gettoken", "GET", f"{base}/cgi-bin/gettoken?corpid=ww1",
                           None, {})[0] == 200
     assert proxy.heads[0].startswith(b"GET http://qyapi.weixin.example/cgi-bin/gettoken?")
+
+
+def test_transport_untrusted_tls_is_not_retried_and_says_what_to_check(serve):
+    """An https base URL answered by something that is not the TLS server it should be
+    (here plain HTTP): never sent, not worth retrying, and the admin is told why."""
+    server = serve(lambda conn, srv: (conn.recv(4096), conn.sendall(OK)))
+    base = f"https://127.0.0.1:{server.port}"
+    error = _fails(PooledTransport(base, (1, 1)), f"{base}/cgi-bin/user/get?{SECRET_QUERY}")
+    assert error.reason == "TLS handshake failed" and not error.sent and not error.transient
+    assert "CA bundle" in error.hint and "api_base_url" in error.hint

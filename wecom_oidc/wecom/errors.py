@@ -66,15 +66,16 @@ class Transport(WecomApiError):
     `transient` says whether trying again may help (timeouts, drops, 5xx)."""
 
     def __init__(self, api: str, reason: str, *, status: int | None = None,
-                 sent: bool = True, transient: bool = True):
+                 sent: bool = True, transient: bool = True, hint: str | None = None):
         self.reason = reason
         self.status = status
         self.sent = sent
         self.transient = transient
         super().__init__(
             api, None, reason, meaning="WeCom could not be reached or gave no valid answer",
-            hint="Check that this server can reach the WeCom API (api_base_url): DNS, "
-                 "firewall, outbound proxy. If WeCom itself is down, try again later.")
+            hint=hint or "Check that this server can reach the WeCom API (api_base_url): "
+                         "DNS, firewall, outbound proxy. If WeCom itself is down, try again "
+                         "later.")
 
     def _text(self) -> str:
         return f"WeCom {self.api}: {self.reason}"

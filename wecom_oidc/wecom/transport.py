@@ -90,7 +90,10 @@ def _pool_error(api: str, exc: HTTPError) -> Transport:
     if isinstance(exc, ReadTimeoutError):
         return Transport(api, "read timeout")
     if isinstance(exc, SSLError):
-        return Transport(api, "TLS handshake failed", sent=False, transient=False)
+        return Transport(api, "TLS handshake failed", sent=False, transient=False, hint=(
+            "The certificate of api_base_url, or of a proxy that intercepts TLS on the "
+            "way, is not trusted: the bridge verifies against certifi's CA bundle. Check "
+            "api_base_url's host name, and that outbound HTTPS is not intercepted."))
     if isinstance(exc, ProtocolError):
         return Transport(api, "connection dropped")
     return Transport(api, f"request failed ({type(exc).__name__})", transient=False)
