@@ -4,6 +4,7 @@ store growth through /authorize, and a leaked code presented by another client."
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import time
 
@@ -208,6 +209,24 @@ def test_long_get_request_reaches_the_bridge(stack):
     assert len(url) > 6000
     r = requests.get(url, allow_redirects=False, timeout=10)
     assert r.status_code == 302 and goes_to_wecom(r.headers["Location"])
+
+
+def _raw(stack, head: bytes) -> bytes:
+    """Send `head` on a fresh connection; the first bytes of the answer."""
+    host, port = stack.bridge_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(head)
+        return conn.recv(2048)
+
+
+def test_token_request_announcing_a_huge_body_gets_413_at_once(stack):
+    # Only the head is sent: the refusal comes from the announced length, before any
+    # body is read, and the audit hook observing the answer must not turn it into a 500.
+    answer = _raw(stack, b"POST /token HTTP/1.1\r\nHost: bridge\r\n"
+                         b"Content-Type: application/x-www-form-urlencoded\r\n"
+                         b"Content-Length: 100000000\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:60]
+    assert b"application/json" in answer
 
 
 def test_authorize_stores_only_what_a_login_needs(stack):

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import HTTPException
 
 from ..upstream.base import callback_path
 from ..upstream.wecom import is_wecom_client
@@ -46,7 +47,7 @@ def init_app(app: Flask, metrics: Metrics) -> None:
             metrics.login(login_outcome(resp), login_mode(request.headers))
         elif request.path == token_path and request.method == "POST":
             if resp.status_code == 200:
-                metrics.token_issued(request.form.get("grant_type", ""))
+                metrics.token_issued(_form("grant_type"))
             audit_token_response(resp)
         elif request.path == revoke_path and request.method == "POST" and resp.status_code != 200:
             audit("revoke", client=request_client(), outcome="failure",
@@ -62,7 +63,7 @@ _QUIET_ERRORS = ("authorization_pending", "slow_down")
 def audit_token_response(resp: Response) -> None:
     """One audit line per /token answer: `token` (code, device) or `refresh`, who
     got it, or why not. Read off the response, so every grant is covered."""
-    grant = request.form.get("grant_type", "")
+    grant = _form("grant_type")
     event = "refresh" if grant == "refresh_token" else "token"
     if resp.status_code == 200:
         body = resp.get_json(silent=True) or {}
@@ -80,8 +81,17 @@ def request_client() -> str:
         auth = request.authorization
     except Exception:  # undecodable Basic credentials: the endpoint refuses them anyway
         auth = None
-    return (auth.username if auth and auth.username else "") or request.form.get(
-        "client_id", "")
+    return (auth.username if auth and auth.username else "") or _form("client_id")
+
+
+def _form(name: str) -> str:
+    """A field of the request's form, or "" when the body was refused (too large, cut
+    short): the answer being observed already says so, and an after-request hook must
+    not turn it into a 500."""
+    try:
+        return request.form.get(name, "")
+    except HTTPException:
+        return ""
 
 
 def _error_of(resp: Response) -> str:
