@@ -1,4 +1,4 @@
-# wecom-oidc: the bridge under gunicorn (`wecom-oidc serve`), also the WeCom emulator and
+# wecom-oidc: the bridge (`wecom-oidc serve`, on Granian), also the WeCom emulator and
 # the sample app for `docker compose --profile demo up`.
 #
 #   docker build -t wecom-oidc .
@@ -42,7 +42,7 @@ ENV PATH=/opt/venv/bin:$PATH \
 USER 10001:10001
 WORKDIR /var/lib/wecom-oidc
 EXPOSE 8000
-# gunicorn stops gracefully on SIGTERM: workers finish their requests within
+# The server stops gracefully on SIGTERM: workers finish their requests within
 # [server] graceful_timeout (give the container's stop timeout a little more).
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \

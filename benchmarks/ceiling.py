@@ -1,6 +1,6 @@
 """The ceiling: a minimal Flask app with the four bridge round trips of a login
 (authorize, callback, token, userinfo), each answering a constant, under the same
-gunicorn settings as `wecom-oidc serve`. What the framework and server cost here.
+server settings as `wecom-oidc serve`. What the framework and server cost here.
 `--bare`: the same answers from a plain WSGI callable, no Flask: the server alone."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Flask, jsonify, redirect
 
-from wecom_oidc.cli import gunicorn_options, run_gunicorn
 from wecom_oidc.config.settings import ServerSettings
+from wecom_oidc.serving import ServerOptions, serve_wsgi
 
 TOKEN = {"access_token": "a" * 43, "token_type": "Bearer", "expires_in": 3600,
          "id_token": "i" * 800}
@@ -76,8 +76,8 @@ def main() -> None:
     parser.add_argument("--bare", action="store_true", help="no Flask: a plain WSGI app")
     args = parser.parse_args()
     factory = (lambda: bare_app) if args.bare else create_app
-    run_gunicorn(factory, gunicorn_options(bind=args.bind, workers=args.workers,
-                                           threads=args.threads, graceful_timeout=5))
+    serve_wsgi(factory, ServerOptions(bind=args.bind, workers=args.workers,
+                                      threads=args.threads, graceful_timeout=5))
 
 
 if __name__ == "__main__":

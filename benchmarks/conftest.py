@@ -14,23 +14,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from e2e.stack import bridge_config, free_port, wait_http  # noqa: E402
 
-EMULATOR_UNDER_GUNICORN = """
+EMULATOR_UNDER_SERVE = """
 import sys
-from wecom_oidc.cli import run_gunicorn
 from wecom_oidc.emulator.app import create_emulator_app
 from wecom_oidc.emulator.config import EmulatorConfig
-run_gunicorn(lambda: create_emulator_app(EmulatorConfig()), {
-    "bind": "127.0.0.1:" + sys.argv[1], "workers": 1, "threads": 8,
-    "worker_class": "gthread", "keepalive": 30, "accesslog": None})
+from wecom_oidc.serving import ServerOptions, serve_wsgi
+serve_wsgi(lambda: create_emulator_app(EmulatorConfig()), ServerOptions(
+    bind="127.0.0.1:" + sys.argv[1], workers=1, threads=8, graceful_timeout=1))
 """
 
 
 @pytest.fixture(scope="session")
 def emulator_url():
     port = free_port()
-    # Under gunicorn's threaded worker, not werkzeug's dev server: WeCom keeps
+    # Under serve's server, not werkzeug's dev server: WeCom keeps
     # connections alive, and the bridge's connection pool should be measured so.
-    proc = subprocess.Popen([sys.executable, "-c", EMULATOR_UNDER_GUNICORN, str(port)],
+    proc = subprocess.Popen([sys.executable, "-c", EMULATOR_UNDER_SERVE, str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,14 +1,14 @@
 """`make profile`: where a login's CPU goes, before anything is optimised.
 
 Runs N complete logins in this process (the bridge app through Flask's test client, on
-SQLite; the WeCom emulator under gunicorn in another process, so its CPU is not counted)
+SQLite; the WeCom emulator under serve's server in another process, so its CPU is not counted)
 and prints the CPU time per endpoint and per request hook, then, with `--top K`, the K
 functions with the most CPU of their own (cProfile with a CPU clock; its overhead
 inflates the absolute figures, the order is what to read).
 
     python benchmarks/profile_login.py [--logins 300] [--top 25]
 
-No gunicorn and no sockets to the bridge: the server's share is `make bench`'s (h).
+No server and no sockets to the bridge: the server's share is `make bench`'s (h).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-from conftest import EMULATOR_UNDER_GUNICORN  # noqa: E402
+from conftest import EMULATOR_UNDER_SERVE  # noqa: E402
 from e2e.stack import bridge_config, free_port, wait_http  # noqa: E402
 from test_bench_login import AUTHORIZE, BASIC, VERIFIER, WEB_REDIRECT  # noqa: E402
 
@@ -83,7 +83,7 @@ def main() -> int:
     from wecom_oidc.config import load_settings
 
     port = free_port()
-    emulator = subprocess.Popen([sys.executable, "-c", EMULATOR_UNDER_GUNICORN, str(port)],
+    emulator = subprocess.Popen([sys.executable, "-c", EMULATOR_UNDER_SERVE, str(port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
@@ -122,7 +122,7 @@ def main() -> int:
         emulator.terminate()
         emulator.wait(timeout=10)
     n = args.logins
-    print(f"CPU per login, in process (no gunicorn, no sockets to the bridge): "
+    print(f"CPU per login, in process (no server, no sockets to the bridge): "
           f"{1000 * total / n:.2f} ms over {n} logins"
           + (" (cProfile on: inflated)" if profiler else ""))
     for label, spent in sorted(cpu.spent.items(), key=lambda kv: -kv[1]):

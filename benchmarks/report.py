@@ -30,8 +30,8 @@ def print_report(results: list[dict], ceiling: Any, args: argparse.Namespace) ->
         print(f"\n(h) ceiling: minimal Flask app, same server settings, 4 round trips per "
               f"login, {flask.result.users} users")
         print(_row("ceiling 'logins'", flask))
-        print(_row("  ... no Flask (gunicorn alone)", bare))
-        print(f"    per round trip: Flask app {flask.cpu_ms / 4:.2f} ms CPU, gunicorn alone "
+        print(_row("  ... no Flask (the server alone)", bare))
+        print(f"    per round trip: Flask app {flask.cpu_ms / 4:.2f} ms CPU, the server alone "
               f"{bare.cpu_ms / 4:.2f} ms")
     for res in results:
         errors += _print_store(res, flask, args)

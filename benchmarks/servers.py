@@ -1,6 +1,7 @@
 """The processes under test, each started the way an operator would: the bridge by
-`wecom-oidc serve`, the WeCom emulator and the minimal Flask ceiling under gunicorn.
-CPU time and RSS are read from /proc for a gunicorn master and its workers."""
+`wecom-oidc serve`, the WeCom emulator and the minimal Flask ceiling, each under serve's server
+(wecom_oidc.serving).
+CPU time and RSS are read from /proc for a server's parent process and its workers."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 EMULATOR = """
 import sys
-from wecom_oidc.cli import run_gunicorn
+from wecom_oidc.serving import ServerOptions, serve_wsgi
 from wecom_oidc.emulator.app import create_emulator_app
 from wecom_oidc.emulator.config import EmulatorConfig
 from wecom_oidc.emulator import weblogin
@@ -29,10 +30,9 @@ port = sys.argv[1]
 weblogin.qr_svg = lambda url: '<svg xmlns="http://www.w3.org/2000/svg"/>'
 # One process (the emulator's state is in memory) with a thread per waiting call, so
 # injected WeCom latency is never queued here: the bridge is what is measured.
-run_gunicorn(lambda: create_emulator_app(EmulatorConfig(
-    trusted_domains=sys.argv[2].split(","))), {
-    "bind": "127.0.0.1:" + port, "workers": 1, "threads": 400,
-    "worker_class": "gthread", "keepalive": 30, "accesslog": None, "backlog": 2048})
+serve_wsgi(lambda: create_emulator_app(EmulatorConfig(
+    trusted_domains=sys.argv[2].split(","))),
+    ServerOptions(bind="127.0.0.1:" + port, workers=1, threads=400, graceful_timeout=1))
 """
 
 
@@ -90,7 +90,7 @@ def rss_mib(pid: int) -> float:
 
 @dataclass
 class Server:
-    """A gunicorn master (and its workers) we started."""
+    """A server process (and its workers) we started."""
 
     name: str
     url: str

@@ -57,8 +57,8 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
         try:
             check_shared_keys(store, keys)
         except StoreUnavailable as e:
-            # A worker (re)starting during a store outage must still boot: gunicorn
-            # stops the whole replica when one cannot. The check runs at the next start.
+            # A worker (re)starting during a store outage must still boot: the server
+            # stops the whole replica when one keeps failing. The check runs at the next start.
             log.warning("signing keys not compared with the other replicas: %s", e)
     if upstream is None:
         upstream = build_upstream(settings, store, Wiring(
@@ -154,7 +154,7 @@ def init_offboarding(app: Flask, provider: Provider, upstream: Upstream,
                           rate=off.sweep_rate, on_revoked=metrics.member_revoked,
                           on_sweep=metrics.swept)
         app.extensions["wecom_oidc_sweeper"] = sweeper
-        # Started from a request, so each gunicorn worker (forked after create_app)
+        # Started from a request, so each server worker (forked before create_app)
         # runs its own loop; the store lock lets one of them sweep per interval.
         app.before_request(sweeper.start)
 

@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser("serve", help="run the bridge under gunicorn")
+    serve = sub.add_parser("serve", help="run the bridge (Granian, threaded workers)")
     serve.add_argument("--bind", help="host:port (default: [server] bind)")
     serve.add_argument("--workers", type=int, help="worker processes")
     serve.add_argument("--threads", type=int, help="threads per worker")
@@ -216,41 +216,21 @@ def _serve(args: argparse.Namespace) -> int:
     workers, warning = serve_workers(settings, args.workers)
     if warning:
         logging.getLogger("wecom_oidc").warning("%s", warning)
-    options = gunicorn_options(
+    from .serving import ServerOptions, serve_wsgi
+
+    options = ServerOptions(
         bind=args.bind or settings.server.bind,
         workers=workers,
         threads=args.threads or settings.server.threads,
         graceful_timeout=args.graceful_timeout or settings.server.graceful_timeout)
-    options["child_exit"] = _worker_exited
     if settings.server.metrics_bind:
-        options["when_ready"] = _metrics_listener(settings.server.metrics_bind)
+        options.on_start.append(_metrics_listener(settings.server.metrics_bind))
     elif settings.server.metrics_token is None:
         logging.getLogger("wecom_oidc").warning(
             "/metrics is open on %s without a token: set [server] metrics_bind (a port "
-            "of its own) or metrics_token, or block it at the proxy", options["bind"])
-    run_gunicorn(lambda: _make_app(settings), options)
+            "of its own) or metrics_token, or block it at the proxy", options.bind)
+    serve_wsgi(lambda: _make_app(settings), options)
     return 0
-
-
-def gunicorn_options(*, bind: str, workers: int, threads: int,
-                     graceful_timeout: int) -> dict[str, Any]:
-    """The server settings of `serve` (the benchmark's Flask ceiling runs under them too)."""
-    return {
-        "bind": bind,
-        "workers": workers,
-        "threads": threads,
-        # Threads: a slow WeCom call must not block other people's logins.
-        "worker_class": "gthread",
-        "timeout": 60,
-        "graceful_timeout": graceful_timeout,
-        "keepalive": 5,
-        # gunicorn's largest request line (default 4094): a GET logout or authorize
-        # carrying an ID token hint of several kilobytes must reach the bridge, whose
-        # own per-value limits (web/params.py) then apply.
-        "limit_request_line": 8190,
-        "accesslog": None,
-        "logger_class": "wecom_oidc.ops.logging.GunicornJsonLogger",
-    }
 
 
 def _fresh_metrics_dir() -> None:
@@ -269,18 +249,12 @@ def _fresh_metrics_dir() -> None:
 
 
 def _metrics_listener(bind: str) -> Any:
-    def when_ready(server: Any) -> None:
+    def listen() -> None:
         from .ops.metrics import serve_exposition
 
         serve_exposition(bind)
 
-    return when_ready
-
-
-def _worker_exited(server: Any, worker: Any) -> None:
-    from .ops.metrics import worker_exited
-
-    worker_exited(worker.pid)
+    return listen
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -293,21 +267,6 @@ def _make_app(settings: Settings) -> Any:
     from .app import create_app
 
     return create_app(settings)
-
-
-def run_gunicorn(factory: Any, options: dict[str, Any]) -> None:
-    """Serve the WSGI app `factory()` builds in each gunicorn worker."""
-    from gunicorn.app.base import BaseApplication
-
-    class _App(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:
-            return factory()
-
-    _App().run()
 
 
 def _emulator(args: argparse.Namespace) -> int:

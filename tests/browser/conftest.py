@@ -1,6 +1,6 @@
 """Headless Chromium (the distribution's `chromium` package, never a downloaded
 browser) driven by Playwright against the real demo stack: emulator, bridge
-under gunicorn and the sample app, on loopback sockets, one stack per module.
+under `wecom-oidc serve` and the sample app, on loopback sockets, one stack per module.
 
 Without the browser the tests skip with a message; with CI set they fail.
 """

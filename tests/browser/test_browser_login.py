@@ -1,5 +1,5 @@
 """The demo's login, clicked through in headless Chromium: the sample app, the
-bridge under gunicorn and the WeCom emulator, each on its own loopback port."""
+bridge under `wecom-oidc serve` and the WeCom emulator, each on its own loopback port."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The real stack for end-to-end tests: the WeCom emulator on one loopback port,
-the bridge under gunicorn (real worker processes) on another, and Authlib's OIDC
+the bridge under `wecom-oidc serve` (real worker processes) on another, and Authlib's OIDC
 client as the relying party, all talking through sockets."""
 
 from __future__ import annotations
@@ -131,8 +131,8 @@ class Stack:
 
 def start_stack(workdir: Path, *, workers: int = 2, extra_config: str = "",
                 issuer_scheme: str = "http", issuer_path: str = "") -> Stack:
-    """Emulator in a thread, bridge under gunicorn in a subprocess. `issuer_scheme`
-    "https" names an https issuer while gunicorn still serves plain http (as behind
+    """Emulator in a thread, bridge under `serve` in a subprocess. `issuer_scheme`
+    "https" names an https issuer while the server still serves plain http (as behind
     a TLS-terminating proxy); `issuer_path` mounts the bridge below a path."""
     port = free_port()
     server, emulator_url = serve(EmulatorConfig(trusted_domains=[f"127.0.0.1:{port}"]))
@@ -313,7 +313,7 @@ class StackClock:
 def start_live_stack(workdir: Path, clock: StackClock, extra_config: str = "") -> Stack:
     """The bridge in this process on a real loopback socket (werkzeug's threaded
     server) with an injected clock, and the emulator beside it: for the tests that
-    let time pass without sleeping. Everything else uses gunicorn (start_stack)."""
+    let time pass without sleeping. Everything else uses `serve` (start_stack)."""
     from werkzeug.serving import make_server
 
     from wecom_oidc.app import create_app

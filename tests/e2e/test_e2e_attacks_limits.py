@@ -1,4 +1,4 @@
-"""Rate limits, attacked end to end against the real stack (gunicorn, 2 workers, one
+"""Rate limits, attacked end to end against the real stack (`serve`, 2 workers, one
 SQLite store): online guessing of a client secret (kept as a hash in the config), a
 flood of junk WeCom callbacks (each one a WeCom API call: quota amplification), floods
 of the browser and program endpoints. The bridge trusts one proxy hop here, so every

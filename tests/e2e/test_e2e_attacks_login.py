@@ -11,6 +11,8 @@ import time
 import pytest
 import requests
 
+from wecom_oidc.serving import MAX_HEAD_BYTES
+
 from .stack import RelyingParty, browser, follow_to_client, scan, start_stack
 from .test_e2e_op_session import goes_to_wecom, query
 
@@ -217,6 +219,18 @@ def _raw(stack, head: bytes) -> bytes:
     with socket.create_connection((host, int(port)), timeout=10) as conn:
         conn.sendall(head)
         return conn.recv(2048)
+
+
+def test_request_head_over_the_server_limit_is_refused_by_the_server(stack):
+    # Past serving.MAX_HEAD_BYTES the server answers 431 itself: no worker thread and no
+    # memory is spent on a head the bridge would refuse anyway.
+    line = b"GET /authorize?pad=" + b"p" * (MAX_HEAD_BYTES + 1) + b" HTTP/1.1\r\n"
+    answer = _raw(stack, line + b"Host: bridge\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:60]
+    # Many small headers adding up past the limit: the same.
+    headers = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"h" * 1000) for i in range(70))
+    answer = _raw(stack, b"GET /healthz HTTP/1.1\r\nHost: bridge\r\n" + headers + b"\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:60]
 
 
 def test_token_request_announcing_a_huge_body_gets_413_at_once(stack):

@@ -1,4 +1,4 @@
-"""WeCom's 45009 (call frequency exceeded) under gunicorn with two workers: the
+"""WeCom's 45009 (call frequency exceeded) under `serve` with two workers: the
 person sees "try again in a minute" (503, Retry-After), the next logins are refused
 by every worker without calling WeCom until the back-off ends, /metrics shows it."""
 

@@ -1,5 +1,5 @@
 """WeCom refusing the directory APIs (48002 "api forbidden" on department/list: a
-token without contacts access) must not gate logins: the bridge under gunicorn with
+token without contacts access) must not gate logins: the bridge under `serve` with
 a cold store, the emulator answering the directory calls with the fault."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Groups, roles, extra claims and access policies end to end: the emulator's sample
 directory (nested departments, tags holding users and departments), the bridge under
-gunicorn, and Authlib's client validating every ID token against the JWKS."""
+`serve`, and Authlib's client validating every ID token against the JWKS."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Whole logins through sockets: gunicorn bridge, WeCom emulator, Authlib client."""
+"""Whole logins through sockets: the bridge under `serve`, WeCom emulator, Authlib client."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def test_callback_replayed_state_refused(stack):
     assert "Location" not in again.headers
 
 
-def test_discovery_served_by_gunicorn_matches_issuer(stack):
+def test_discovery_served_by_serve_matches_issuer(stack):
     meta = requests.get(stack.bridge_url + "/.well-known/openid-configuration", timeout=5).json()
     assert meta["issuer"] == stack.bridge_url
     assert meta["token_endpoint"] == stack.bridge_url + "/token"

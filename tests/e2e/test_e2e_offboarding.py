@@ -1,5 +1,5 @@
 """Offboarding end to end: a member changed in the emulator -> an encrypted callback
-(the emulator's own crypto) -> the bridge under gunicorn -> back-channel logout at a
+(the emulator's own crypto) -> the bridge under `serve` -> back-channel logout at a
 loopback receiver, tokens and session gone. And the attacks on the receiver (forged
 signature, another corp, replay, stale timestamp, billion laughs) over real sockets.
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -146,9 +147,16 @@ def cli(stack, *args: str) -> str:
     return out.stdout
 
 
+def _workers(pid: int) -> set[int]:
+    return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
 def reload_until(stack, predicate, timeout: float = 30) -> None:
-    """SIGHUP gunicorn (new workers load the keys folder again), then wait until
-    the bridge's JWKS satisfies `predicate` three times in a row."""
+    """SIGHUP the server (new workers load the keys folder again), then wait until
+    every worker from before has exited and the bridge's JWKS satisfies `predicate`
+    three times in a row."""
+    server = stack.procs[0].pid
+    old = _workers(server)
     stack.procs[0].send_signal(signal.SIGHUP)
     deadline, streak = time.monotonic() + timeout, 0
     while time.monotonic() < deadline:
@@ -156,7 +164,7 @@ def reload_until(stack, predicate, timeout: float = 30) -> None:
             streak = streak + 1 if predicate(jwks(stack)) else 0
         except requests.RequestException:
             streak = 0
-        if streak >= 3:
+        if streak >= 3 and not old & _workers(server):
             return
         time.sleep(0.2)
     raise AssertionError("the bridge did not pick up the keys folder after SIGHUP")

@@ -1,6 +1,6 @@
 """The bridge's own login session, end to end: a requests.Session is the browser
 (its cookie jar carries the bridge session), Authlib's client the apps, the WeCom
-emulator the upstream, the bridge under gunicorn."""
+emulator the upstream, the bridge under `serve`."""
 
 from __future__ import annotations
 
@@ -241,7 +241,7 @@ def test_session_authorize_post_with_session_returns_code(stack):
 
 def _set_cookie_after_login(stack, issuer: str) -> str:
     """Log in by QR from a fresh browser; the bridge callback's Set-Cookie header.
-    The issuer may be https in front of the plain-http gunicorn: URLs are mapped back."""
+    The issuer may be https in front of the plain-http server: URLs are mapped back."""
     def local(url: str) -> str:
         return url.replace(issuer, stack.bridge_url, 1) if url.startswith(issuer) else url
 
@@ -254,7 +254,7 @@ def _set_cookie_after_login(stack, issuer: str) -> str:
                     + urlencode({**params, "userid": "zhangsan"}), allow_redirects=False)
     assert scanned.status_code == 302
     callback = local(scanned.headers["Location"])
-    # A Secure binding cookie is not sent over the plain-http hop to gunicorn; hand it
+    # A Secure binding cookie is not sent over the plain-http hop to the server; hand it
     # over as the https browser would.
     binding = {c.name: c.value for c in to_wecom.cookies if c.name.endswith("_login")}
     assert binding, to_wecom.headers.get("Set-Cookie")

@@ -1,4 +1,4 @@
-"""Security headers through the real server (gunicorn + emulator): a strict CSP on
+"""Security headers through the real server (`serve` + emulator): a strict CSP on
 every HTML page, no framing, nosniff, no referrer, and no-store on every response
 that carries a code or a token."""
 

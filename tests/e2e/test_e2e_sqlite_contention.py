@@ -1,4 +1,4 @@
-"""The SQLite store under contention, the bridge under gunicorn: another process
+"""The SQLite store under contention, the bridge under `serve`: another process
 holding the write lock (a real BEGIN IMMEDIATE transaction) or a full disk (a tiny
 tmpfs filled up) gives 503 with a clear message, never a 500 or a traceback, and
 nothing committed before is lost: tokens issued before still refresh afterwards."""

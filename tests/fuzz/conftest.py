@@ -1,4 +1,4 @@
-"""One real stack (gunicorn + the WeCom emulator on loopback) for the whole fuzz
+"""One real stack (`wecom-oidc serve` + the WeCom emulator on loopback) for the whole fuzz
 session, and the per-endpoint count of requests tried, printed at the end."""
 
 from __future__ import annotations

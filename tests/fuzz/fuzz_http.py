@@ -203,8 +203,8 @@ def check(env: FuzzEnv, target: Target, case: Case, r: requests.Response) -> Non
         assert allowed_target(env, refresh.split("url=", 1)[1]), f"{where}: {refresh!r}"
     if r.headers.get("Content-Type", "").startswith("text/html"):
         assert HTML_PROBE not in text and ATTR_PROBE not in text, f"{where} reflects input raw"
-    # Only the app's own answers (they carry X-Request-Id): gunicorn refuses an
-    # over-long request line (414) before the app sees it, with its own page.
+    # Only the app's own answers (they carry X-Request-Id): the server refuses an
+    # over-long request head (431) before the app sees it, with its own answer.
     if target.programmatic and r.status_code >= 400 and case.method != "HEAD" and \
             "X-Request-Id" in r.headers:
         assert r.headers.get("Content-Type", "").startswith("application/json"), \

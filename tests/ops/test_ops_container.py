@@ -1,6 +1,6 @@
 """The image's entrypoint, outside Docker: the Dockerfile's exact ENTRYPOINT + CMD argv
 with its ENV, the whole config (clients included) from environment variables and no
-file, under gunicorn with 2 workers, against the WeCom emulator. Checks health, the
+file, under `serve` with 2 workers, against the WeCom emulator. Checks health, the
 HEALTHCHECK command, logins, metrics added up across workers, JSON logs free of
 secrets, and a graceful stop."""
 
@@ -192,7 +192,7 @@ def test_image_env_only_config_logins_metrics_add_up_and_logs_hold_no_secret(ser
         assert {"ts", "level", "logger", "msg", "request_id", "pid"} <= set(entry), line
         for secret in secrets_seen:
             assert secret not in line, f"a secret in the log: {line}"
-    assert any(e["logger"].startswith("gunicorn") for e in map(json.loads, lines))
+    assert any(e["logger"].startswith("_granian") for e in map(json.loads, lines))
     assert any(e.get("request_id") and e["msg"].startswith("login ") for e in
                map(json.loads, lines))
 

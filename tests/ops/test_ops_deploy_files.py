@@ -158,7 +158,7 @@ def test_dockerfile_runs_as_non_root(stages):
     assert user not in ("root", "0")
 
 
-def test_dockerfile_serves_with_gunicorn_and_has_a_healthcheck(stages):
+def test_dockerfile_serves_and_has_a_healthcheck(stages):
     assert _final(stages, "ENTRYPOINT")[-1].value == ("wecom-oidc",)
     assert _final(stages, "CMD")[-1].value == ("serve",)
     health = _final(stages, "HEALTHCHECK")[-1]

@@ -89,7 +89,7 @@ def test_kubernetes_bridge_runs_non_root_with_a_read_only_root_filesystem():
     assert sc["readOnlyRootFilesystem"] is True
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"]["drop"] == ["ALL"]
-    # The only writable place: /tmp (gunicorn's heartbeat files, the metrics folder).
+    # The only writable place: /tmp (the metrics folder).
     mounts = {m["mountPath"]: m for m in container()["volumeMounts"]}
     writable = {p for p, m in mounts.items() if not m.get("readOnly")}
     assert writable == {"/tmp"}

@@ -1,5 +1,5 @@
 """Two bridge replicas sharing one Redis store and one keys folder, as behind a load
-balancer (N stateless replicas + Redis): each is `wecom-oidc serve` under gunicorn with
+balancer (N stateless replicas + Redis): each is `wecom-oidc serve` with
 2 workers, on its own loopback port. There is no balancer here: the tests choose the
 replica for every request, which is the worst a balancer could do.
 

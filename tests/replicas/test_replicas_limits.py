@@ -1,4 +1,4 @@
-"""Rate limits across replicas: two replicas (gunicorn, 2 workers each) on one Redis
+"""Rate limits across replicas: two replicas (`serve`, 2 workers each) on one Redis
 count together, so spreading the guesses over replicas and workers gains nothing."""
 
 from __future__ import annotations

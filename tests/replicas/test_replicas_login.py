@@ -1,4 +1,4 @@
-"""Two replicas (gunicorn, 2 workers each) sharing one Redis: logins hop between them."""
+"""Two replicas (`serve`, 2 workers each) sharing one Redis: logins hop between them."""
 
 from __future__ import annotations
 

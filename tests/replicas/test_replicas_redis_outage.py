@@ -93,8 +93,8 @@ def test_replicas_redis_down_answers_503_then_recovers_by_itself(outage):
 
 
 def test_replica_booting_while_redis_is_down_starts_and_serves_once_it_is_back(tmp_path):
-    # A worker restarted by gunicorn during an outage boots the same way: if it could
-    # not, gunicorn would stop the whole replica.
+    # A worker restarted by the server during an outage boots the same way: if it could
+    # not, the server would stop the whole replica.
     binary_or_skip()
     server = RedisServer(tmp_path / "redis").start()
     server.stop()

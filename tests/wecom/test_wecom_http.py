@@ -86,7 +86,7 @@ def _client(base_url: str, db_path: str) -> tuple[WecomClient, SqliteStore]:
 
 
 def _worker(base_url: str, db_path: str, barrier, results) -> None:
-    """One gunicorn-like worker process: several threads, each needing the token."""
+    """One server worker process: several threads, each needing the token."""
     client, store = _client(base_url, db_path)
     barrier.wait()
     with ThreadPoolExecutor(THREADS_PER_PROCESS) as pool:

@@ -1,7 +1,7 @@
 """Store settings that would lose data silently, refused (or corrected) at start.
 
 - memory:// keeps every login, code and token in one process's memory: with several
-  gunicorn workers a callback or /token lands on a worker that never saw the login
+  server workers a callback or /token lands on a worker that never saw the login
   (about 1 in 2 with two workers). An explicit request for more workers is refused;
   the default is lowered to one with a warning that says why.
 """

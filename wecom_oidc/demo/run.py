@@ -3,7 +3,7 @@ loopback ports, with a generated config and keys under ./.demo/.
 
 `start_stack()` is what both the demo and the browser tests run: the emulator
 and the sample app in threads of this process, the bridge as a real
-`wecom-oidc serve` (gunicorn) subprocess, each on its own port.
+`wecom-oidc serve` subprocess, each on its own port.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ refresh_tokens = "always"
 
 
 def _spawn_bridge(config_path: Path, log_path: Path) -> subprocess.Popen:
-    """`wecom-oidc serve` for real (gunicorn), in its own session so that only
+    """`wecom-oidc serve` for real, in its own session so that only
     we signal it, and with WECOM_OIDC_* overrides of the caller's shell removed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WECOM_OIDC_")}
     env["PYTHONUNBUFFERED"] = "1"
@@ -222,7 +222,7 @@ def _spawn_bridge(config_path: Path, log_path: Path) -> subprocess.Popen:
 
 
 def _terminate(proc: subprocess.Popen | None, grace: float = 10.0) -> None:
-    """SIGTERM (gunicorn's graceful stop), then SIGKILL the whole group."""
+    """SIGTERM (the server's graceful stop), then SIGKILL the whole group."""
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)

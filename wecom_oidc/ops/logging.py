@@ -16,8 +16,6 @@ import sys
 import time
 from typing import Any
 
-from gunicorn.glogging import Logger as GunicornLogger
-
 from .. import redact
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -104,7 +102,6 @@ def configure(fmt: str = "text", level: int | str = logging.INFO, audit_log: str
     root.addHandler(handler)
     root.setLevel(LEVELS.get(level, logging.INFO) if isinstance(level, str) else level)
     _configure_audit(fmt, audit_log)
-    GunicornJsonLogger.fmt = fmt
 
 
 def _configure_audit(fmt: str, target: str) -> None:
@@ -123,14 +120,3 @@ def _configure_audit(fmt: str, target: str) -> None:
         handler = logging.handlers.WatchedFileHandler(target, encoding="utf-8")
     handler.setFormatter(formatter(fmt))
     audit.addHandler(handler)
-
-
-class GunicornJsonLogger(GunicornLogger):
-    """gunicorn's own log (boot, workers, signals) in the same format as ours."""
-
-    fmt = "text"
-
-    def setup(self, cfg: Any) -> None:
-        super().setup(cfg)
-        for handler in self.error_log.handlers:
-            handler.setFormatter(formatter(self.fmt))

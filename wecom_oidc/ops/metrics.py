@@ -1,6 +1,6 @@
 """Prometheus metrics: logins, WeCom calls, the token cache, tokens issued, store errors.
 
-Under gunicorn every worker is its own process: `wecom-oidc serve` points
+Under `serve` every worker is its own process: `wecom-oidc serve` points
 PROMETHEUS_MULTIPROC_DIR at a fresh folder before any worker starts, each worker
 writes its counts there, and /metrics adds them up (prometheus_client's multiprocess
 mode), so a scrape sees the whole server whichever worker answers it.
@@ -139,7 +139,7 @@ class Metrics:
 
 def serve_exposition(bind: str) -> None:
     """Serve /metrics (every worker's counts) on `bind` ([server] metrics_bind) from a
-    thread of the gunicorn master, apart from the port the app is published on."""
+    thread of the server's parent process, apart from the port the app is published on."""
     host, _, port = bind.rpartition(":")
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
@@ -151,12 +151,6 @@ def _multiprocess_values_if_asked() -> None:
     if it was imported earlier in the process (before `serve` set it), pick again."""
     if os.environ.get(MULTIPROC_ENV) and values.ValueClass is values.MutexValue:
         values.ValueClass = values.get_value_class()
-
-
-def worker_exited(pid: int) -> None:
-    """gunicorn's child_exit hook: drop a dead worker's live gauges (counters stay)."""
-    if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(pid)
 
 
 class InstrumentedStore:

@@ -1,6 +1,6 @@
 """In-process StateStore: for tests, `memory://` and single-process development.
 
-Not shared between worker processes: with several gunicorn workers a login started in
+Not shared between worker processes: with several server workers a login started in
 one worker would be unknown to the next, so production uses SQLite (or Redis).
 """
 

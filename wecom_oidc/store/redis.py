@@ -209,7 +209,7 @@ class RedisStore:
     """StateStore on Redis (standalone, Sentinel or Cluster); see StateStore.
 
     One client (and its connection pool) per store, created once; redis-py pools are
-    thread-safe and notice a fork, so gunicorn workers never share a socket.
+    thread-safe and notice a fork, so forked workers never share a socket.
     """
 
     def __init__(self, client: Any, *, prefix: str = "wecom-oidc:", cluster: bool = False,

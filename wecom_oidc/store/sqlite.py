@@ -1,4 +1,4 @@
-"""SQLite StateStore: one file shared by every gunicorn worker process and thread.
+"""SQLite StateStore: one file shared by every server worker process and thread.
 
 Why it is safe across processes: WAL mode lets readers run beside the single writer,
 busy_timeout makes a writer wait for the lock instead of failing, and every operation is
@@ -114,7 +114,7 @@ class SqliteStore:
         self._next_purge = 0.0
         self._orphans: list[sqlite3.Connection] = []
         self._prepare_file()
-        # A throwaway connection: nothing is left open that a forking server (gunicorn
+        # A throwaway connection: nothing is left open that a forking server (`serve`
         # --preload) could hand to its workers.
         try:
             db = self._connect()

@@ -132,7 +132,7 @@ _TABLE: dict[int, tuple[type[WecomApiError], str, str]] = {
     84090: (BadCode, "user_ticket missing", _LOGIN_AGAIN),
     45009: (RateLimited, "rate limited: API call frequency exceeded", _RATE_HINT),
     45033: (RateLimited, "rate limited: too many concurrent calls",
-            "Lower concurrency (gunicorn threads/workers) and retry later."),
+            "Lower concurrency ([server] threads/workers) and retry later."),
     60011: (MemberNotVisible, "the member is outside the app's visible range", _VISIBLE_HINT),
     50002: (MemberNotVisible, "the member is outside the app's permission scope", _VISIBLE_HINT),
     92000: (MemberNotVisible, "the member is outside the app's visible range", _VISIBLE_HINT),

@@ -1,7 +1,7 @@
 """The shared WeCom access_token cache with single-flight refresh.
 
 WeCom wants the token cached per app and punishes frequent gettoken calls (wecom-api.md
-§1, §10), and a gunicorn deployment has many threads in many processes. So:
+§1, §10), and a `serve` deployment has many threads in many processes. So:
 - the token lives in the StateStore (kind "wecom_token", keyed by corp+agent, never by
   the secret) until `margin` seconds before WeCom's expires_in;
 - at most one gettoken is in flight across all threads and processes: the refresher is

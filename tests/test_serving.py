@@ -1,0 +1,62 @@
+"""The server under `serve` (wecom_oidc/serving.py), as a real process: signals."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from e2e.stack import free_port, wait_http
+
+# Workers whose app takes BOOT seconds to build; the server's graceful timeout is far
+# longer, so a stop that waited for it would be unmistakable.
+BOOT, GRACE = 4, 60
+SERVER = f"""
+import sys, time
+from wecom_oidc.serving import ServerOptions, serve_wsgi
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+def slow_factory():
+    if sys.argv[2] == "slow":
+        time.sleep({BOOT})
+    return app
+
+serve_wsgi(slow_factory, ServerOptions(bind="127.0.0.1:" + sys.argv[1], workers=2,
+                                       threads=4, graceful_timeout={GRACE}))
+"""
+
+
+def _start(port: int, boot: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", SERVER, str(port), boot],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _seconds_to_stop(proc: subprocess.Popen) -> float:
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(GRACE + 10)
+    finally:
+        proc.kill()
+    return time.monotonic() - started
+
+
+def test_sigterm_while_workers_boot_stops_without_waiting_out_the_grace_period():
+    # A rolling deploy may stop a replica whose workers are still building their app.
+    # They have nothing in flight: they must go at once, not hold the stop for GRACE.
+    proc = _start(free_port(), "slow")
+    time.sleep(1)  # the workers are inside slow_factory now
+    assert _seconds_to_stop(proc) < BOOT + 5
+    assert proc.returncode is not None
+
+
+def test_sigterm_when_idle_stops_promptly():
+    port = free_port()
+    proc = _start(port, "fast")
+    wait_http(f"http://127.0.0.1:{port}/", proc)
+    assert _seconds_to_stop(proc) < GRACE / 2
+    assert proc.returncode == 0
