@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 
+import requests
 from e2e.stack import free_port, wait_http
 
 # Workers whose app takes BOOT seconds to build; the server's graceful timeout is far
@@ -60,3 +62,34 @@ def test_sigterm_when_idle_stops_promptly():
     wait_http(f"http://127.0.0.1:{port}/", proc)
     assert _seconds_to_stop(proc) < GRACE / 2
     assert proc.returncode == 0
+
+
+ENVIRON_APP = """
+import sys
+from wecom_oidc.serving import ServerOptions, serve_wsgi
+
+def app(environ, start_response):
+    body = " ".join(sorted(k for k in environ if k.startswith(("PRIVATE_", "PUBLIC_")))).encode()
+    start_response("200 OK", [("Content-Length", str(len(body)))])
+    return [body]
+
+serve_wsgi(lambda: app, ServerOptions(bind="127.0.0.1:" + sys.argv[1], workers=1, threads=2,
+                                      graceful_timeout=5, private_env=("PRIVATE_",)))
+"""
+
+
+def test_private_environment_does_not_reach_the_request_environ():
+    # Granian copies the process environment into every WSGI environ; configuration
+    # given as environment variables (a WeCom secret, a Redis password) must not ride
+    # along with each request, where an error reporter could pick it up.
+    port = free_port()
+    env = {**os.environ, "PRIVATE_SECRET": "s3cret", "PUBLIC_SETTING": "x"}
+    proc = subprocess.Popen([sys.executable, "-c", ENVIRON_APP, str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", proc)
+        seen = requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    finally:
+        _seconds_to_stop(proc)
+    # The rest of the environment still travels (what made this scrub necessary).
+    assert seen == "PUBLIC_SETTING"

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, load_settings
+from .config import ENV_PREFIX, Settings, load_settings
 from .errors import ConfigError
 
 CONFIG_HELP = "TOML config file (default: $WECOM_OIDC_CONFIG)"
@@ -222,7 +222,8 @@ def _serve(args: argparse.Namespace) -> int:
         bind=args.bind or settings.server.bind,
         workers=workers,
         threads=args.threads or settings.server.threads,
-        graceful_timeout=args.graceful_timeout or settings.server.graceful_timeout)
+        graceful_timeout=args.graceful_timeout or settings.server.graceful_timeout,
+        private_env=(ENV_PREFIX,))
     if settings.server.metrics_bind:
         options.on_start.append(_metrics_listener(settings.server.metrics_bind))
     elif settings.server.metrics_token is None:

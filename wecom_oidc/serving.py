@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ MAX_HEAD_BYTES = 64 * 1024
 RELOAD_OVERLAP = 1.0
 
 _factory: Callable[[], Any] | None = None
+_private_env: tuple[str, ...] = ()
 
 
 def _load_app() -> Any:
@@ -39,7 +41,13 @@ def _load_app() -> Any:
     # ignored until graceful_timeout ran out. A booting worker has nothing in flight.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    return _factory()
+    app = _factory()
+    # Granian copies the worker's environment into every request's WSGI environ: what
+    # the app was configured from (secrets included) must not travel with requests.
+    if _private_env:
+        for name in [n for n in os.environ if n.startswith(_private_env)]:
+            del os.environ[name]
+    return app
 
 
 @dataclass(frozen=True)
@@ -52,17 +60,19 @@ class ServerOptions:
     graceful_timeout: int
     # Called in the parent once the socket is bound, before the workers start.
     on_start: list[Callable[[], Any]] = field(default_factory=list)
+    # Environment variables (by prefix) each worker drops once its app is built.
+    private_env: tuple[str, ...] = ()
 
 
 def serve_wsgi(factory: Callable[[], Any], options: ServerOptions) -> None:
     """Serve the WSGI app `factory()` builds in each worker, until SIGTERM/SIGINT.
-    SIGHUP replaces the workers one by one (they load config and keys again)."""
-    global _factory
+    SIGHUP replaces the workers one by one (each builds its app again)."""
+    global _factory, _private_env
     from granian import Granian
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
-    _factory = factory
+    _factory, _private_env = factory, options.private_env
     # The workers must inherit `_factory`: fork, whatever this Python's default is.
     multiprocessing.set_start_method("fork", force=True)
     address = _address(options.bind)
