@@ -59,6 +59,9 @@ class RateLimiter:
         self.settings = settings
         self.clock = clock
         self._on_limited = on_limited or (lambda rule: None)
+        # settings.rate() of every rule, looked up once.
+        self._rates: dict[str, Rate | None] = {
+            name: settings.rate(name) for name, _ in settings.rates}
 
     def hit(self, rule: str, key: str, amount: int = 1) -> Decision:
         """Count `amount` requests for `key` under `rule`; allowed while the count
@@ -80,33 +83,38 @@ class RateLimiter:
         the later rules are not counted, so put the caller's own counters (its
         address) before shared ones (its client)."""
         now = self.clock()
-        rates = [self.settings.rate(rule) for rule, _, _ in hits]
-        # A peek asks whether one more would pass: refused at the limit, not above it.
-        # The counter outlives its window by a little: the store (Redis) may measure
-        # TTLs on a clock slightly apart from ours.
-        counts = iter(self.store.incr_many(RATE, [
-            (f"{rule}:{rate.window}:{int(now // rate.window)}:{key or '-'}",
-             _window_end(rate, now) - now + 5, amount,
-             rate.limit if amount else rate.limit - 1)
-            for (rule, key, amount), rate in zip(hits, rates, strict=True) if rate
-        ]) if any(rates) else ())
-        decisions = []
-        for (rule, _, amount), rate in zip(hits, rates, strict=True):
+        counters: list[tuple[str, float, int, int]] = []
+        # Per hit: None (the rule is off) or (limit, seconds until its window ends).
+        plan: list[tuple[int, int] | None] = []
+        rates = self._rates
+        for rule, key, amount in hits:
+            # settings.rate() raises KeyError for a rule [limits] does not know.
+            rate = rates[rule] if rule in rates else self.settings.rate(rule)
             if rate is None:
+                plan.append(None)
+                continue
+            window = int(now // rate.window)
+            end = (window + 1) * rate.window
+            # A peek asks whether one more would pass: refused at the limit, not
+            # above it. The counter outlives its window by a little: the store
+            # (Redis) may measure TTLs on a clock slightly apart from ours.
+            counters.append((f"{rule}:{rate.window}:{window}:{key or '-'}", end - now + 5,
+                             amount, rate.limit if amount else rate.limit - 1))
+            plan.append((rate.limit, max(1, math.ceil(end - now))))
+        counts = iter(self.store.incr_many(RATE, counters) if counters else ())
+        decisions = []
+        for (rule, _, amount), planned in zip(hits, plan, strict=True):
+            if planned is None:
                 decisions.append(ALLOWED)
                 continue
+            limit, retry_after = planned
             count = next(counts)
-            allowed = count <= rate.limit if amount else count < rate.limit
-            decisions.append(Decision(allowed, count, rate.limit,
-                                      max(1, math.ceil(_window_end(rate, now) - now))))
+            allowed = count <= limit if amount else count < limit
+            decisions.append(Decision(allowed, count, limit, retry_after))
             if not allowed:
                 self._on_limited(rule)
                 break
         return decisions
-
-
-def _window_end(rate: Rate, now: float) -> float:
-    return (int(now // rate.window) + 1) * rate.window
 
 
 def raise_if_refused(rule: str, decision: Decision) -> None:

@@ -357,6 +357,11 @@ def test_store_incr_many_counts_each_in_order_and_shares_counters_with_incr(stor
     assert store.incr_many("other", [("a", 60, 0, 99)]) == [0]  # kinds stay apart
 
 
+def test_store_incr_many_counts_a_repeated_key_once_per_mention(store: StateStore):
+    assert store.incr_many("rate", [("d", 60, 1, 99), ("e", 60, 1, 99),
+                                     ("d", 60, 2, 99)]) == [1, 1, 3]
+
+
 def test_store_incr_many_stops_after_the_first_counter_above_its_ceiling(store: StateStore):
     counters = [("ip", 60, 1, 2), ("client", 60, 1, 99)]
     assert store.incr_many("rate", counters) == [1, 1]

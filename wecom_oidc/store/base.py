@@ -108,6 +108,11 @@ class StateStore(Protocol):
 def hash_key(kind: str, key: str) -> str:
     """The only form in which a key is stored (secret values must never be at rest raw)."""
     check_kind(kind)
+    return _hash(kind, key)
+
+
+def _hash(kind: str, key: str) -> str:
+    """hash_key() of a kind already checked."""
     if not isinstance(key, str) or not key:
         raise ValueError("store key must be a non-empty string")
     return hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()

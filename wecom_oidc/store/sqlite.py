@@ -9,6 +9,7 @@ from SQLite's write lock rather than from a read-then-write race in Python.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -82,17 +83,31 @@ _ADD = """INSERT INTO records (hkey, kind, record, expires_at, grant_id) VALUES 
     ON CONFLICT (hkey) DO UPDATE SET kind = excluded.kind, record = excluded.record,
         expires_at = excluded.expires_at, grant_id = excluded.grant_id
     WHERE records.expires_at <= ?"""
-# A counter in one statement: an expired row restarts from `amount` with a new expiry.
-_INCR = """INSERT INTO counters (hkey, value, expires_at) VALUES (:hkey, :amount, :expires)
+# Counters in one statement: an expired row restarts from its amount with a new
+# expiry. ?1 is now, then (hkey, amount, expires_at) per counter.
+_INCR_ROWS = """INSERT INTO counters (hkey, value, expires_at) VALUES {rows}
     ON CONFLICT (hkey) DO UPDATE SET
-        value = CASE WHEN counters.expires_at <= :now THEN :amount
-                     ELSE counters.value + :amount END,
-        expires_at = CASE WHEN counters.expires_at <= :now THEN :expires
+        value = CASE WHEN counters.expires_at <= ?1 THEN excluded.value
+                     ELSE counters.value + excluded.value END,
+        expires_at = CASE WHEN counters.expires_at <= ?1 THEN excluded.expires_at
                           ELSE counters.expires_at END
-    RETURNING value"""
+    RETURNING hkey, value"""
 _PUT = """INSERT INTO records (hkey, kind, record, expires_at, grant_id) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (hkey) DO UPDATE SET kind = excluded.kind, record = excluded.record,
         expires_at = excluded.expires_at, grant_id = excluded.grant_id"""
+
+
+@functools.cache
+def _incr_rows(n: int) -> str:
+    return _INCR_ROWS.format(rows=", ".join(
+        f"(?{3 * i + 2}, ?{3 * i + 3}, ?{3 * i + 4})" for i in range(n)))
+
+
+def _incr_args(checked: Sequence[Increment], now: float) -> list[Any]:
+    args: list[Any] = [now]
+    for hkey, ttl, amount, _ in checked:
+        args += (hkey, amount, now + ttl)
+    return args
 
 
 class SqliteStore:
@@ -287,24 +302,44 @@ class SqliteStore:
 
     def incr_many(self, kind: str, counters: Sequence[Increment]) -> list[int]:
         checked = check_increments(kind, counters)
+        if not checked:
+            return []
         now = self._clock()
-        values: list[int] = []
         with self._db() as db:
-            # One transaction, one commit: half the CPU of a commit per counter.
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for hkey, ttl, amount, ceiling in checked:
-                    values.append(int(db.execute(_INCR, {
-                        "hkey": hkey, "amount": amount, "now": now,
-                        "expires": now + ttl}).fetchone()[0]))
-                    if values[-1] > ceiling:
-                        break
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
+            if len(checked) == 1:  # one statement is its own transaction
+                values = [v for _, v in db.execute(_incr_rows(1), _incr_args(checked, now))]
+            else:
+                values = self._incr_in_transaction(db, checked, now)
             self._wrote(db, now)
+        return values
+
+    def _incr_in_transaction(self, db: sqlite3.Connection, checked: list[Increment],
+                             now: float) -> list[int]:
+        """Every counter in one statement (for five counters, 40 % fewer
+        instructions than a statement each).
+        When one ends above its ceiling and others follow it, or a key repeats, that is
+        undone and the counters go one by one, stopping at the first above its ceiling."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            hkeys = [hkey for hkey, _, _, _ in checked]
+            counted = dict(db.execute(_incr_rows(len(checked)), _incr_args(checked, now)))
+            values = [counted.get(hkey, 0) for hkey in hkeys]
+            if len(counted) != len(checked) or any(
+                    v > ceiling for v, (_, _, _, ceiling) in zip(values[:-1], checked,
+                                                                 strict=False)):
+                db.execute("ROLLBACK")
+                db.execute("BEGIN IMMEDIATE")
+                values = []
+                for counter in checked:
+                    values += [v for _, v in db.execute(_incr_rows(1),
+                                                        _incr_args([counter], now))]
+                    if values[-1] > counter[3]:
+                        break
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
         return values
 
     def revoke_grant(self, grant_id: str) -> int:

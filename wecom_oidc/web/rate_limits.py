@@ -96,15 +96,16 @@ def init_app(app: Flask, limiter: RateLimiter, *,
 
     @app.before_request
     def _rate_limits() -> None:
-        family = FAMILIES.get(request.endpoint or "")
+        endpoint = request.endpoint or ""
+        family = FAMILIES.get(endpoint)
         if family is None or request.method == "OPTIONS":
             return
         ip = client_ip()
-        client_id = client_of_request(request.endpoint or "")
+        client_id = client_of_request(endpoint)
         # One store round trip; the address's own counters first, so a request they
         # refuse never spends its client's (hit_many stops at the first refusal).
         hits = [(f"{family}_per_ip", ip, 1)]
-        if request.endpoint in CLIENT_AUTH:
+        if endpoint in CLIENT_AUTH:
             # Refused before the secret is even looked at: the right secret does not
             # help a client locked out by guesses.
             hits.append(("failed_auth_per_ip", ip, 0))
