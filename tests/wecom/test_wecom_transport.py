@@ -125,6 +125,17 @@ def test_transport_keeps_one_connection_alive_across_calls(serve):
     transport.close()
 
 
+def test_transport_sends_again_after_close(serve):
+    server = serve(_answer_all)
+    base = f"http://127.0.0.1:{server.port}"
+    transport = PooledTransport(base, (1, 1))
+    url = f"{base}/cgi-bin/user/get?userid=u1"
+    assert transport.send("user/get", "GET", url, None, {})[0] == 200
+    transport.close()
+    assert transport.send("user/get", "GET", url, None, {})[0] == 200
+    transport.close()
+
+
 @pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
 def test_transport_sends_through_the_environments_proxy(serve, monkeypatch, variable):
     proxy = serve(_answer_all)
