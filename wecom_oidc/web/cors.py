@@ -48,6 +48,16 @@ def allowed_origins(settings: Settings) -> frozenset[str]:
     return frozenset(origins)
 
 
+def add_vary_origin(resp: Response) -> None:
+    """`Vary: Origin`, kept with whatever the response already varies on (what
+    `resp.vary.add` does, without parsing the header into a set and writing it back)."""
+    vary = resp.headers.get("Vary")
+    if not vary:
+        resp.headers["Vary"] = "Origin"
+    elif "origin" not in (v.strip().lower() for v in vary.split(",")):
+        resp.headers["Vary"] = vary + ", Origin"
+
+
 def init_app(app: Flask, settings: Settings) -> None:
     allowed = allowed_origins(settings)
 
@@ -56,7 +66,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         methods = CORS_ENDPOINTS.get(request.endpoint or "")
         if methods is None:
             return resp
-        resp.vary.add("Origin")
+        add_vary_origin(resp)
         origin = request.headers.get("Origin", "")
         if origin not in allowed:
             return resp

@@ -64,9 +64,9 @@ def page_policy(form_targets: tuple[str, ...] = ()) -> str:
             "base-uri 'none'; frame-ancestors 'none'")
 
 
-def carries_credential(resp: Response) -> bool:
+def carries_credential(resp: Response, location: str = "") -> bool:
     """A code or token in the redirect, or a token (introspection) answer."""
-    if _CREDENTIAL.search(resp.headers.get("Location", "")):
+    if _CREDENTIAL.search(location or resp.headers.get("Location", "")):
         return True
     if resp.mimetype == "application/json" and not resp.direct_passthrough:
         body = resp.get_json(silent=True)
@@ -76,19 +76,33 @@ def carries_credential(resp: Response) -> bool:
 
 def secure(resp: Response, form_targets: tuple[str, ...] = ()) -> Response:
     h = resp.headers
+    # The first value of each header the response has, read in one pass: a header
+    # it lacks is appended, never searched for again (werkzeug's set() scans them all).
+    have: dict[str, str] = {}
+    for name, value in h:
+        have.setdefault(name.lower(), value)
+
+    def put(name: str, value: str) -> None:
+        if name.lower() in have:
+            h.set(name, value)
+        else:
+            h.add(name, value)
+
     for name, value in EVERY_RESPONSE:
-        h[name] = value
+        put(name, value)
     if resp.mimetype == "text/html":
-        h["Content-Security-Policy"] = page_policy(form_targets)
-    else:
-        h.setdefault(*NOT_A_PAGE)
-    cache = h.get("Cache-Control")
+        put("Content-Security-Policy", page_policy(form_targets))
+    elif "content-security-policy" not in have:
+        h.add(*NOT_A_PAGE)
+    cache = have.get("cache-control")
     # An answer already marked no-store (tokens, userinfo) is not parsed again to see
     # whether it carries a credential.
-    if cache is None or ("no-store" not in cache and carries_credential(resp)):
-        h["Cache-Control"] = "no-store"
-    if "no-store" in h["Cache-Control"]:
-        h["Pragma"] = "no-cache"
+    if cache is None or ("no-store" not in cache and
+                         carries_credential(resp, have.get("location", ""))):
+        put("Cache-Control", "no-store")
+        cache = "no-store"
+    if "no-store" in cache:
+        put("Pragma", "no-cache")
     return resp
 
 
