@@ -65,7 +65,11 @@ class BridgeRequest(Request):
 def check_parameters() -> None:
     """Refuse a parameter over its length (RequestTooLarge) or whose name or value
     breaks the rules above (MalformedParameter); both are 400 pages or JSON."""
-    for values in (request.args, request.form):  # form: urlencoded and multipart
+    # form: urlencoded and multipart. Without a Content-Type werkzeug parses no form
+    # (it is empty), so a GET does not pay for loading one here.
+    sources = (request.args, request.form) if request.environ.get("CONTENT_TYPE") else (
+        request.args,)
+    for values in sources:
         for name, value in values.items(multi=True):
             if not isinstance(value, str):
                 continue
