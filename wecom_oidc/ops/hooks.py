@@ -43,16 +43,18 @@ def init_app(app: Flask, metrics: Metrics) -> None:
 
     @app.after_request
     def _observe(resp: Response) -> Response:
-        if request.path == callback:
+        path = request.path
+        if path == callback:
             metrics.login(login_outcome(resp), login_mode(request.headers))
-        elif request.path == token_path and request.method == "POST":
+        elif path == token_path and request.method == "POST":
             if resp.status_code == 200:
                 metrics.token_issued(_form("grant_type"))
             audit_token_response(resp)
-        elif request.path == revoke_path and request.method == "POST" and resp.status_code != 200:
+        elif path == revoke_path and request.method == "POST" and resp.status_code != 200:
             audit("revoke", client=request_client(), outcome="failure",
                   reason=_error_of(resp))
-        resp.headers.setdefault("X-Request-Id", request_id())
+        if "X-Request-Id" not in resp.headers:
+            resp.headers.add("X-Request-Id", request_id())
         return resp
 
 

@@ -81,46 +81,56 @@ class Metrics:
             "wecom_oidc_sweep_duration_seconds", "Reconciliation sweep duration",
             buckets=(1, 5, 15, 60, 300, 900, 3600), registry=r)
 
+        # (metric, label values) -> its child, bound once: labels() takes a lock and
+        # converts every value on each call. As bounded as the metrics' own labels.
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        child = self._children.get((metric, values))
+        if child is None:
+            child = self._children[(metric, values)] = metric.labels(*values)
+        return child
+
     # -- observers -------------------------------------------------------------------
 
     def callback_event(self, event: str, outcome: str) -> None:
-        self.callback_events.labels(event, outcome).inc()
+        self._child(self.callback_events, event, outcome).inc()
 
     def member_revoked(self, trigger: str) -> None:
-        self.members_revoked.labels(trigger).inc()
+        self._child(self.members_revoked, trigger).inc()
 
     def swept(self, seconds: float, revoked: int) -> None:
         self.sweep_duration.observe(seconds)
 
     def wecom_call(self, api: str, errcode: int | None, elapsed: float) -> None:
         """WecomClient's observer: errcode None = no WeCom answer (timeout, HTTP error)."""
-        self.wecom_calls.labels(api, "transport" if errcode is None else str(errcode)).inc()
-        self.wecom_latency.labels(api).observe(elapsed)
+        self._child(self.wecom_calls, api, "transport" if errcode is None else str(errcode)).inc()
+        self._child(self.wecom_latency, api).observe(elapsed)
 
     def token_lookup(self, hit: bool) -> None:
-        self.token_cache.labels("hit" if hit else "miss").inc()
+        self._child(self.token_cache, "hit" if hit else "miss").inc()
 
     def login(self, outcome: str, mode: str) -> None:
-        self.logins.labels(outcome, mode).inc()
+        self._child(self.logins, outcome, mode).inc()
 
     def token_issued(self, grant_type: str) -> None:
-        self.tokens_issued.labels(grant_type if grant_type in _GRANTS else "other").inc()
+        self._child(self.tokens_issued, grant_type if grant_type in _GRANTS else "other").inc()
 
     def limited(self, rule: str) -> None:
-        self.rate_limited.labels(rule).inc()
+        self._child(self.rate_limited, rule).inc()
 
     def client_auth_failed(self, client_id: str) -> None:
         """client_id is '' for an unregistered one (labels stay bounded)."""
-        self.client_auth_failures.labels(client_id or "unknown").inc()
+        self._child(self.client_auth_failures, client_id or "unknown").inc()
 
     def wecom_backoff(self, api: str) -> None:
-        self.wecom_backoffs.labels(api).inc()
+        self._child(self.wecom_backoffs, api).inc()
 
     def directory_unavailable(self) -> None:
         self.directory_errors.inc()
 
     def store_error(self, operation: str) -> None:
-        self.store_errors.labels(operation).inc()
+        self._child(self.store_errors, operation).inc()
 
     def instrument(self, store: Any) -> InstrumentedStore:
         """`store`, counting every StoreUnavailable it raises."""
