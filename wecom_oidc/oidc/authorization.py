@@ -9,7 +9,7 @@ that were checked."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from authlib.common.urls import add_params_to_uri
@@ -21,13 +21,42 @@ from authlib.oauth2.rfc6749 import (
     OAuth2Request,
 )
 from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
-from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload, OAuth2Payload
 
 from .grants import CodeGrant
 from .models import User
 
 if TYPE_CHECKING:
     from .provider import Provider
+
+
+class Parameters(OAuth2Payload):
+    """An authorization request's parameters, read once: the first value of each
+    (what Authlib and the grant extensions read) and all of them (Authlib's check for
+    repeated parameters). Authlib's Flask payload reads them through the request's
+    combined query and form on every look-up."""
+
+    def __init__(self, lists: Iterable[tuple[str, list[str]]]):
+        self._datalist = {key: list(values) for key, values in lists}
+        self._data = {key: values[0] for key, values in self._datalist.items() if values}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> dict[str, list[str]]:
+        return self._datalist
+
+
+def authorization_request(provider: Provider, method: str, headers: Any,
+                          lists: Iterable[tuple[str, list[str]]]) -> OAuth2Request:
+    """The request to /authorize as Authlib validates it (Provider.get_consent_grant):
+    its parameters as `lists` gives them (every value of each, query and form). The
+    URL is the endpoint's: Authlib reads no part of it for an authorization request."""
+    request = OAuth2Request(method, provider.url("/authorize"), headers=headers)
+    request.payload = Parameters(lists)
+    return request
 
 
 def resume(provider: Provider, params: Mapping[str, str]) -> AuthorizationCodeGrant:

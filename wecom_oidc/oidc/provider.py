@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
 
 from ..config import DEVICE_CODE, Settings
@@ -101,6 +102,13 @@ class Provider(AuthorizationServer):
             self.register_endpoint(DeviceAuthorization)
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        """`request` itself when a view built it (authorize: oidc/authorization.py),
+        else Authlib's wrapper of the Flask request."""
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
 
     def query_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)

@@ -17,7 +17,13 @@ from flask.blueprints import BlueprintSetupState
 from werkzeug.wrappers import Response
 
 from ..errors import AccessDenied, LoginCancelled
-from ..oidc.authorization import code_url, denied_url, error_url, resume
+from ..oidc.authorization import (
+    authorization_request,
+    code_url,
+    denied_url,
+    error_url,
+    resume,
+)
 from ..oidc.client_claims import for_client
 from ..oidc.models import User
 from ..oidc.provider import Provider
@@ -58,17 +64,20 @@ def authorize() -> Response:
     """Authlib validates the request; a bridge session answers it at once, else
     it is saved and the browser goes to the upstream login."""
     p = provider()
+    oauth_request = authorization_request(p, request.method, request.headers,
+                                          request.values.lists())
+    params = oauth_request.payload.data
     session = p.sessions.load(session_cookie(p))
-    user = _session_user(p, session, request.values)
+    user = _session_user(p, session, params)
     try:
-        grant = p.get_consent_grant(end_user=user)
+        grant = p.get_consent_grant(oauth_request, end_user=user)
     except OAuth2Error as err:
         return _authorization_error(p, err)
     if user is not None and session is not None:
         # A bridge session answers without another WeCom scan (prompt=none too).
         p.sessions.add_client(session, grant.request.client.client_id)
         return _answer(grant, user)
-    state, browser_key = save_login(p, request.values)
+    state, browser_key = save_login(p, params)
     up = upstream()
     target = up.login_url(login_request(state, p.url(callback_path(up.name)),
                                         scopes=tuple((grant.request.scope or "").split())))
