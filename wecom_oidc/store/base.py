@@ -164,7 +164,11 @@ def dump_record(record: dict[str, Any]) -> str:
     """Serialise a record to JSON text; NaN/Infinity are refused (not portable JSON)."""
     if not isinstance(record, dict):
         raise TypeError("store record must be a dict")
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(record)
+
+
+# json.dumps with these options builds an encoder per call; one serves every record.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def load_record(text: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,8 +179,7 @@ class SqliteStore:
                 self._conns.append(db)
         return db
 
-    @contextlib.contextmanager
-    def _db(self, write: bool = True) -> Iterator[sqlite3.Connection]:
+    def _db(self, write: bool = True) -> _Using:
         """A connection; any sqlite error becomes StoreUnavailable (no key in the text).
 
         Writers of one process take turns on a lock first. SQLite's own busy handler
@@ -188,16 +187,7 @@ class SqliteStore:
         once some of them lose every round and reach busy_timeout (503s under load);
         queued on a Python lock, each process has one writer at the SQLite lock and
         every statement is a few tens of microseconds."""
-        try:
-            db = self._conn()
-            if write:
-                with self._write_lock:
-                    yield db
-            else:
-                yield db
-        except sqlite3.Error as exc:
-            log.warning("store=sqlite error=%s", type(exc).__name__)
-            raise StoreUnavailable(f"SQLite store {self.path.name}: {exc}") from exc
+        return _Using(self, write)
 
     def _init_schema(self, db: sqlite3.Connection) -> None:
         # Switching to WAL needs a moment of exclusive access; workers starting together
@@ -397,3 +387,35 @@ class SqliteStore:
         for db in conns:
             with contextlib.suppress(sqlite3.Error):
                 db.close()
+
+
+class _Using:
+    """SqliteStore._db's context: a class rather than a generator, as every store
+    operation enters one (fewer instructions than contextlib's)."""
+
+    __slots__ = ("_store", "_write", "_lock")
+
+    def __init__(self, store: SqliteStore, write: bool):
+        self._store, self._write = store, write
+        self._lock: threading.Lock | None = None
+
+    def __enter__(self) -> sqlite3.Connection:
+        try:
+            db = self._store._conn()
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from exc
+        if self._write:
+            self._lock = self._store._write_lock  # read after _conn(): a fork renews it
+            self._lock.acquire()
+        return db
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: Any) -> None:
+        if self._lock is not None:
+            self._lock.release()
+        if isinstance(exc, sqlite3.Error):
+            raise self._unavailable(exc) from exc
+
+    def _unavailable(self, exc: sqlite3.Error) -> StoreUnavailable:
+        log.warning("store=sqlite error=%s", type(exc).__name__)
+        return StoreUnavailable(f"SQLite store {self._store.path.name}: {exc}")
