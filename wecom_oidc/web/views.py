@@ -10,10 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, jsonify, redirect, request
+from flask import Blueprint, jsonify, request
 from flask.blueprints import BlueprintSetupState
 
-# werkzeug's Response: what redirect() returns (Flask's is a subclass of it).
+# werkzeug's Response: what the bare redirects are (Flask's is a subclass of it).
 from werkzeug.wrappers import Response
 
 from ..errors import AccessDenied, LoginCancelled
@@ -83,7 +83,7 @@ def authorize() -> Response:
                                         scopes=tuple((grant.request.scope or "").split())))
     log.info("authorize client=%s -> upstream rid=%s", grant.request.client.client_id,
              request_id())
-    return bind_browser(p, redirect(target, 302), browser_key)
+    return bind_browser(p, _redirect(target), browser_key)
 
 
 def _session_user(p: Provider, session: Session | None,
@@ -168,7 +168,8 @@ def _authorization_error(p: Provider, err: OAuth2Error) -> Response:
 
 
 def _redirect(location: str) -> Response:
-    """An authorization response: a bare 302 (no body to render)."""
+    """An authorization response, or the way to the upstream login: a bare 302 (no
+    "Redirecting..." page to build; every browser follows the Location)."""
     return Response(status=302, headers={"Location": location})
 
 
