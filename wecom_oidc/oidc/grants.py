@@ -4,6 +4,8 @@ parameters."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import secrets
 from dataclasses import replace
@@ -193,15 +195,22 @@ class BridgeOpenIDCode(OpenIDCode):
         # a reused nonce here would only break clients that retry a login.
         return False
 
-    def resolve_client_private_key(self, client: Client) -> Any:
-        return self.provider.keys.signer(client.id_token_alg)[0]
+    def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
+        """Authlib's claims (OIDC Core §2, §3.1.3.6 at_hash), signed by the key ring's
+        own encoder (oidc/tokens.py) rather than joserfc's generic one."""
+        client: Client = request.client
+        alg = client.id_token_alg
+        claims = self.get_compatible_claims(request)
+        if request.authorization_code:
+            claims.update(self.get_authorization_code_claims(request.authorization_code))
+        access_token = token.get("access_token")
+        if access_token:
+            claims["at_hash"] = _half_hash(access_token)
+        claims.update(self.generate_user_info(request.user, token["scope"]))
+        return self.provider.jwts.encode(claims, typ="JWT", alg=alg)
 
     def get_client_algorithm(self, client: Client) -> str:
         return client.id_token_alg
-
-    def get_encode_header(self, client: Client) -> dict[str, str]:
-        return {"alg": client.id_token_alg, "kid": self.provider.keys.signer(
-            client.id_token_alg)[1], "typ": "JWT"}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         # The provider's clock, like every other TTL (auth_time, code and token expiry).
@@ -243,6 +252,13 @@ def refuse_request_objects(grant: Any, redirect_uri: str) -> None:
         raise RequestNotSupportedError(redirect_uri=redirect_uri)
     if "request_uri" in data:
         raise RequestURINotSupportedError(redirect_uri=redirect_uri)
+
+
+def _half_hash(value: str) -> str:
+    """at_hash: the left half of the SHA-256 of the value, base64url (RS256 and ES256
+    both hash with SHA-256)."""
+    digest = hashlib.sha256(value.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
 
 
 class S256CodeChallenge(CodeChallenge):

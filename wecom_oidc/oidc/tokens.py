@@ -3,46 +3,100 @@ logout tokens, and its own ID tokens when they come back as id_token_hint."""
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .keys import ALGS, SIGNING_ALG, KeyRing
+from .keys import ALGS, SIGNING_ALG, Key, KeyRing
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
 
 class Jwts:
-    """Sign with the key ring, verify against every published key (old ones too)."""
+    """Sign with the key ring, verify against every published key (old ones too).
+
+    Compact JWS (RFC 7515) over `cryptography` directly: the header of each
+    (alg, typ) is encoded once, and a token already verified is not verified again
+    (a bounded per-process memo of the exact token text; expiry, issuer and type
+    are still checked on every use). joserfc decides whatever is not one of our
+    own keys' tokens, so what verifies is exactly what it accepts."""
+
+    MEMO_SIZE = 1024
 
     def __init__(self, keys: KeyRing, issuer: str, clock: Callable[[], float]):
         self.keys, self.issuer, self.clock = keys, issuer, clock
         self._keyset = KeySet([f.key for f in keys.files])
+        self._by_kid = {f.kid: (f.alg, f.key.get_op_key("verify")) for f in keys.files}
+        self._headers: dict[tuple[str, str], bytes] = {}
+        self._verified: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def encode(self, claims: dict[str, Any], *, typ: str = "JWT", alg: str = SIGNING_ALG) -> str:
         key, kid = self.keys.signer(alg)
-        return jwt.encode({"alg": alg, "kid": kid, "typ": typ}, claims, key, algorithms=[alg])
+        header = self._headers.get((alg, typ))
+        if header is None:
+            header = self._headers[alg, typ] = _b64(json.dumps(
+                {"alg": alg, "kid": kid, "typ": typ}, separators=(",", ":")).encode())
+        payload = _b64(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
+        signing_input = header + b"." + payload
+        return (signing_input + b"." + _b64(_sign(alg, key, signing_input))).decode("ascii")
 
     def decode(self, token: str, *, typ: str | None = None, check_exp: bool = True
                ) -> dict[str, Any] | None:
         """The claims of a token this issuer signed, or None (bad signature, foreign
         issuer, wrong type, expired unless `check_exp` is off)."""
+        found = self._verified.get(token)
+        if found is None:
+            found = self._verify(token)
+            if found is None:
+                return None
+            if len(self._verified) >= self.MEMO_SIZE:
+                self._verified.clear()
+            self._verified[token] = found
+        header, claims = found
+        if claims.get("iss") != self.issuer:
+            return None
+        if typ is not None and header.get("typ", "").lower() != typ:
+            return None
+        if check_exp and not int(claims.get("exp", 0)) > self.clock():
+            return None
+        return dict(claims)
+
+    def _verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """(header, claims) of a token whose signature one of our keys verifies."""
+        try:
+            head, payload, signature = token.split(".")
+            header = json.loads(_unb64(head))
+            kid = header.get("kid") if isinstance(header, dict) else None
+            known = self._by_kid.get(kid) if isinstance(kid, str) else None
+            if known is None or header.get("alg") != known[0]:
+                return self._verify_joserfc(token)  # not one of ours: as joserfc decides
+            if not _verify(known[0], known[1], (head + "." + payload).encode("ascii"),
+                           _unb64(signature)):
+                return None
+            claims = json.loads(_unb64(payload))
+        except (ValueError, TypeError, UnicodeError):
+            return None
+        return (header, claims) if isinstance(claims, dict) else None
+
+    def _verify_joserfc(self, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         try:
             parsed = jwt.decode(token, self._keyset, algorithms=list(ALGS))
         except (JoseError, ValueError, TypeError):
             return None
-        claims = parsed.claims
-        if claims.get("iss") != self.issuer:
-            return None
-        if typ is not None and parsed.header.get("typ", "").lower() != typ:
-            return None
-        if check_exp and not int(claims.get("exp", 0)) > self.clock():
-            return None
-        return claims
+        return parsed.header, parsed.claims
 
     def access_token(self, *, client_id: str, sub: str, scope: str, auth_time: int,
                      ttl: int) -> tuple[str, str]:
@@ -62,3 +116,41 @@ class Jwts:
                   "exp": now + 120, "jti": secrets.token_urlsafe(16), "sid": sid,
                   "events": {BACKCHANNEL_EVENT: {}}}
         return self.encode(claims, typ="logout+jwt")
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+_SHA256 = hashes.SHA256()
+_PKCS1 = padding.PKCS1v15()
+_ECDSA = ec.ECDSA(_SHA256)
+
+
+def _sign(alg: str, key: Key, data: bytes) -> bytes:
+    """RS256: RSASSA-PKCS1-v1_5 with SHA-256; ES256: ECDSA P-256 with SHA-256, as
+    the 64 bytes r || s (RFC 7518 §3.4), not DER."""
+    private: Any = key.get_op_key("sign")
+    if alg == "RS256":
+        return bytes(private.sign(data, _PKCS1, _SHA256))
+    r, s = decode_dss_signature(private.sign(data, _ECDSA))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def _verify(alg: str, public: Any, data: bytes, signature: bytes) -> bool:
+    try:
+        if alg == "RS256":
+            public.verify(signature, data, _PKCS1, _SHA256)
+        else:
+            if len(signature) != 64:
+                return False
+            der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                                       int.from_bytes(signature[32:], "big"))
+            public.verify(der, data, _ECDSA)
+    except InvalidSignature:
+        return False
+    return True
