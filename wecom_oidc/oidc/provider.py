@@ -13,8 +13,10 @@ from dataclasses import replace
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import request as flask_request
 
 from ..config import DEVICE_CODE, Settings
 from ..identity import Identity
@@ -58,6 +60,19 @@ class Issuer(IssuerParameter):
 
     def get_issuer(self) -> str:
         return self.issuer
+
+
+class BridgeRequest(FlaskOAuth2Request):
+    """Authlib's view of the Flask request, without building `request.url` (the IRI
+    decoding of every part of the URL) for each request: Authlib reads the URL only to
+    refuse plain http, which needs just the scheme and host (app.py turns that check
+    off: behind a TLS proxy the request is http; the issuer decides transport)."""
+
+    def __init__(self, request: Any):
+        OAuth2Request.__init__(self, request.method, f"{request.scheme}://{request.host}"
+                               f"{request.path}", headers=request.headers)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
 
 
 class Provider(AuthorizationServer):
@@ -105,10 +120,10 @@ class Provider(AuthorizationServer):
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         """`request` itself when a view built it (authorize: oidc/authorization.py),
-        else Authlib's wrapper of the Flask request."""
+        else a wrapper of the Flask request (the token and other endpoints)."""
         if isinstance(request, OAuth2Request):
             return request
-        return super().create_oauth2_request(request)
+        return BridgeRequest(flask_request)
 
     def query_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)

@@ -20,7 +20,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from .keys import ALGS, SIGNING_ALG, Key, KeyRing
+from .keys import ALGS, SIGNING_ALG, KeyRing
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 
@@ -40,18 +40,21 @@ class Jwts:
         self.keys, self.issuer, self.clock = keys, issuer, clock
         self._keyset = KeySet([f.key for f in keys.files])
         self._by_kid = {f.kid: (f.alg, f.key.get_op_key("verify")) for f in keys.files}
+        # The signing key of each algorithm, as `cryptography` objects.
+        self._signers = {alg: keys.signer(alg)[0].get_op_key("sign") for alg in keys.algs}
         self._headers: dict[tuple[str, str], bytes] = {}
         self._verified: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
 
     def encode(self, claims: dict[str, Any], *, typ: str = "JWT", alg: str = SIGNING_ALG) -> str:
-        key, kid = self.keys.signer(alg)
         header = self._headers.get((alg, typ))
         if header is None:
             header = self._headers[alg, typ] = _b64(json.dumps(
-                {"alg": alg, "kid": kid, "typ": typ}, separators=(",", ":")).encode())
+                {"alg": alg, "kid": self.keys.signer(alg)[1], "typ": typ},
+                separators=(",", ":")).encode())
         payload = _b64(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
         signing_input = header + b"." + payload
-        return (signing_input + b"." + _b64(_sign(alg, key, signing_input))).decode("ascii")
+        signature = _sign(alg, self._signers[alg], signing_input)
+        return (signing_input + b"." + _b64(signature)).decode("ascii")
 
     def decode(self, token: str, *, typ: str | None = None, check_exp: bool = True
                ) -> dict[str, Any] | None:
@@ -131,10 +134,9 @@ _PKCS1 = padding.PKCS1v15()
 _ECDSA = ec.ECDSA(_SHA256)
 
 
-def _sign(alg: str, key: Key, data: bytes) -> bytes:
+def _sign(alg: str, private: Any, data: bytes) -> bytes:
     """RS256: RSASSA-PKCS1-v1_5 with SHA-256; ES256: ECDSA P-256 with SHA-256, as
     the 64 bytes r || s (RFC 7518 §3.4), not DER."""
-    private: Any = key.get_op_key("sign")
     if alg == "RS256":
         return bytes(private.sign(data, _PKCS1, _SHA256))
     r, s = decode_dss_signature(private.sign(data, _ECDSA))
