@@ -120,10 +120,11 @@ class Provider(AuthorizationServer):
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         """`request` itself when a view built it (authorize: oidc/authorization.py),
-        else a wrapper of the Flask request (the token and other endpoints)."""
+        else a wrapper of the Flask request (the token and other endpoints): the
+        request itself, not Flask's proxy, since Authlib reads it many times."""
         if isinstance(request, OAuth2Request):
             return request
-        return BridgeRequest(flask_request)
+        return BridgeRequest(flask_request._get_current_object())  # type: ignore[attr-defined]
 
     def query_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)
