@@ -130,3 +130,15 @@ def test_jwts_memo_stays_bounded(ring):
               for i in range(Jwts.MEMO_SIZE + 5)]
     assert all(jwts.decode(t) is not None for t in tokens)
     assert len(jwts._verified) <= Jwts.MEMO_SIZE
+
+
+def test_jwts_access_token_just_issued_decodes_as_signed(ring):
+    clock = Clock()
+    jwts = Jwts(ring, ISSUER, clock)
+    token, jti = jwts.access_token(client_id="app", sub="zhangsan", scope="openid",
+                                   auth_time=int(clock()), ttl=60)
+    fresh = Jwts(ring, ISSUER, clock).decode(token, typ="at+jwt")
+    assert fresh is not None and fresh["jti"] == jti
+    assert jwts.decode(token, typ="at+jwt") == fresh
+    clock.now += 61
+    assert jwts.decode(token, typ="at+jwt") is None

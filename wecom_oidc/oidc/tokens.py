@@ -65,9 +65,7 @@ class Jwts:
             found = self._verify(token)
             if found is None:
                 return None
-            if len(self._verified) >= self.MEMO_SIZE:
-                self._verified.clear()
-            self._verified[token] = found
+            self._remember(token, *found)
         header, claims = found
         if claims.get("iss") != self.issuer:
             return None
@@ -76,6 +74,11 @@ class Jwts:
         if check_exp and not int(claims.get("exp", 0)) > self.clock():
             return None
         return dict(claims)
+
+    def _remember(self, token: str, header: dict[str, Any], claims: dict[str, Any]) -> None:
+        if len(self._verified) >= self.MEMO_SIZE:
+            self._verified.clear()
+        self._verified[token] = (header, claims)
 
     def _verify(self, token: str) -> tuple[dict[str, Any], dict[str, Any]] | None:
         """(header, claims) of a token whose signature one of our keys verifies."""
@@ -110,7 +113,12 @@ class Jwts:
         claims = {"iss": self.issuer, "sub": sub, "aud": client_id, "client_id": client_id,
                   "scope": scope, "iat": now, "exp": now + ttl, "auth_time": auth_time,
                   "jti": jti}
-        return self.encode(claims, typ="at+jwt"), jti
+        token = self.encode(claims, typ="at+jwt")
+        # Signed here, so known good: its first use at /userinfo (often in this
+        # process, right after the token response) needs no signature check either.
+        self._remember(token, {"alg": SIGNING_ALG, "kid": self.keys.kid, "typ": "at+jwt"},
+                       claims)
+        return token, jti
 
     def logout_token(self, *, client_id: str, sub: str, sid: str) -> str:
         """OIDC Back-Channel Logout 1.0 §2.4."""
