@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import socket
 import threading
+import time
 
 from flask import Flask, g
 from ops_support import emulator_env
 
 from wecom_oidc.config import load_settings
 from wecom_oidc.ops.logging import JsonFormatter, RedactingFormatter
-from wecom_oidc.ops.sample_app import forward
+from wecom_oidc.ops.sample_app import ACCEPT_THREAD, PIPE_THREAD, forward
 
 
 def record(msg: str, *args, **extra) -> logging.LogRecord:
@@ -105,3 +107,11 @@ def test_sample_app_loopback_forward_reaches_the_target():
     finally:
         listener.close()
         target.close()
+    # The pipes end with the connection and the accept loop with the listener; a socket
+    # any of them left open would be closed by the GC with a ResourceWarning, which
+    # pytest reports here (filterwarnings = error) instead of in some later test.
+    deadline = time.monotonic() + 5
+    while any(t.name in (PIPE_THREAD, ACCEPT_THREAD) for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "the forward's threads did not end"
+        time.sleep(0.01)
+    gc.collect()

@@ -29,6 +29,9 @@ from werkzeug.serving import make_server
 from ..demo.app import DemoClientConfig, create_app
 
 
+ACCEPT_THREAD, PIPE_THREAD = "loopback-forward", "loopback-pipe"
+
+
 def forward(listen_port: int, target: tuple[str, int]) -> socket.socket:
     """Accept on 127.0.0.1:listen_port and pipe each connection to `target`."""
     server = socket.create_server(("127.0.0.1", listen_port))
@@ -45,6 +48,9 @@ def forward(listen_port: int, target: tuple[str, int]) -> socket.socket:
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+            # Each socket is read by one pipe, which closes it: the shutdown above ends
+            # the other direction's recv, and nothing is left for the GC to close.
+            src.close()
 
     def accept() -> None:
         while True:
@@ -57,9 +63,9 @@ def forward(listen_port: int, target: tuple[str, int]) -> socket.socket:
                     return
                 continue
             for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+                threading.Thread(target=pipe, args=(a, b), name=PIPE_THREAD, daemon=True).start()
 
-    threading.Thread(target=accept, name="loopback-forward", daemon=True).start()
+    threading.Thread(target=accept, name=ACCEPT_THREAD, daemon=True).start()
     return server
 
 
