@@ -28,7 +28,6 @@ from werkzeug.serving import make_server
 
 from ..demo.app import DemoClientConfig, create_app
 
-
 ACCEPT_THREAD, PIPE_THREAD = "loopback-forward", "loopback-pipe"
 
 
