@@ -7,14 +7,13 @@ import json
 import logging
 import socket
 import threading
-import time
 
 from flask import Flask, g
 from ops_support import emulator_env
 
 from wecom_oidc.config import load_settings
 from wecom_oidc.ops.logging import JsonFormatter, RedactingFormatter
-from wecom_oidc.ops.sample_app import ACCEPT_THREAD, PIPE_THREAD, forward
+from wecom_oidc.ops.sample_app import PIPE_THREAD, forward
 
 
 def record(msg: str, *args, **extra) -> logging.LogRecord:
@@ -99,6 +98,7 @@ def test_sample_app_loopback_forward_reaches_the_target():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    before = set(threading.enumerate())
     listener = forward(port, target.getsockname())
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
@@ -107,11 +107,12 @@ def test_sample_app_loopback_forward_reaches_the_target():
     finally:
         listener.close()
         target.close()
-    # The pipes end with the connection and the accept loop with the listener; a socket
-    # any of them left open would be closed by the GC with a ResourceWarning, which
-    # pytest reports here (filterwarnings = error) instead of in some later test.
-    deadline = time.monotonic() + 5
-    while any(t.name in (PIPE_THREAD, ACCEPT_THREAD) for t in threading.enumerate()):
-        assert time.monotonic() < deadline, "the forward's threads did not end"
-        time.sleep(0.01)
+    # The connection's two pipes end with it; a socket they left open would be closed by
+    # the GC with a ResourceWarning, which pytest reports here (filterwarnings = error)
+    # instead of in some later test.
+    pipes = [t for t in set(threading.enumerate()) - before if t.name == PIPE_THREAD]
+    assert len(pipes) == 2
+    for pipe in pipes:
+        pipe.join(5)
+        assert not pipe.is_alive(), "a pipe of the forward did not end"
     gc.collect()

@@ -28,7 +28,7 @@ from werkzeug.serving import make_server
 
 from ..demo.app import DemoClientConfig, create_app
 
-ACCEPT_THREAD, PIPE_THREAD = "loopback-forward", "loopback-pipe"
+PIPE_THREAD = "loopback-pipe"
 
 
 def forward(listen_port: int, target: tuple[str, int]) -> socket.socket:
@@ -64,7 +64,7 @@ def forward(listen_port: int, target: tuple[str, int]) -> socket.socket:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=pipe, args=(a, b), name=PIPE_THREAD, daemon=True).start()
 
-    threading.Thread(target=accept, name=ACCEPT_THREAD, daemon=True).start()
+    threading.Thread(target=accept, name="loopback-forward", daemon=True).start()
     return server
 
 
