@@ -41,6 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests")]
 
 from e2e.stack import CONFIDENTIAL, WEB_REDIRECT, bridge_config  # noqa: E402
+from servers import limits_config  # noqa: E402
 
 VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
 CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
@@ -48,10 +49,6 @@ OPAQUE = "webapp-opaque"
 
 
 def config(workdir: Path) -> str:
-    from wecom_oidc.config.settings import DEFAULT_RATES
-
-    rules = "".join(f'{name} = "100000000/1m"\n' for name in DEFAULT_RATES
-                    if not name.startswith("failed_auth"))
     extra = f"""
 [[clients]]
 client_id = "{OPAQUE}"
@@ -59,9 +56,7 @@ client_secret = "{CONFIDENTIAL[1]}"
 redirect_uris = ["{WEB_REDIRECT}"]
 access_token_format = "opaque"
 
-[limits]
-enabled = true
-{rules}"""
+{limits_config(enabled=True)}"""
     # The WeCom URLs are never called: the session is started without a WeCom login.
     return bridge_config(8000, "http://127.0.0.1:9", workdir, extra)
 
