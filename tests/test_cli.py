@@ -129,3 +129,11 @@ def test_cli_readme_documents_the_exit_codes():
     section = readme.split("### Exit codes", 1)[1].split("\n#", 1)[0]
     for code in ("`0`", "`1`", "`2`", "`130`"):
         assert code in section, code
+
+
+def test_cli_serve_with_a_bind_that_is_not_host_port_says_what_to_write(tmp_path):
+    # gunicorn took a bare host; Granian needs host:port, [v6]:port or unix:/path.
+    r = run("--config", str(EXAMPLE), "serve", "--bind", "0.0.0.0", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "[server] bind (or serve --bind) '0.0.0.0'" in r.stderr
+    assert '"0.0.0.0:8000"' in r.stderr and "Traceback" not in r.stderr

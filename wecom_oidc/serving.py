@@ -14,10 +14,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from .errors import ConfigError
 
 # Largest request head (request line + headers) a connection may send. A GET logout or
 # authorize carrying an ID token hint of several kilobytes must fit; the bridge's own
@@ -89,13 +92,19 @@ def serve_wsgi(factory: Callable[[], Any], options: ServerOptions) -> None:
     server.serve()
 
 
+_HOST_PORT = re.compile(r"[^\s:\[\]]*:\d{1,5}|\[[0-9a-fA-F:.]+\]:\d{1,5}")
+
+
 def _address(bind: str) -> dict[str, Any]:
     """`host:port`, `[v6]:port` or `unix:/path` as Granian's arguments."""
-    if bind.startswith("unix:"):
+    if bind.startswith("unix:") and len(bind) > len("unix:"):
         from pathlib import Path
 
         return {"uds": Path(bind[len("unix:"):])}
     host, _, port = bind.rpartition(":")
+    if not _HOST_PORT.fullmatch(bind) or not 0 < int(port) < 65536:
+        raise ConfigError([f"[server] bind (or serve --bind) {bind!r}: must be host:port, "
+                           '[v6 address]:port or unix:/path, e.g. "0.0.0.0:8000"'])
     return {"address": host.strip("[]") or "0.0.0.0", "port": int(port)}
 
 
