@@ -8,6 +8,9 @@ inflates the absolute figures, the order is what to read).
 
     python benchmarks/profile_login.py [--logins 300] [--top 25]
 
+Instructions (steady on a shared machine): under valgrind with `--callgrind`, as
+benchmarks/profile_token.py explains; divide the `totals:` of the out file by N.
+
 No server and no sockets to the bridge: the server's share is `make bench`'s (h).
 """
 
@@ -30,6 +33,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
 from conftest import EMULATOR_UNDER_SERVE  # noqa: E402
 from e2e.stack import bridge_config, free_port, wait_http  # noqa: E402
+from profile_token import callgrind  # noqa: E402
 from test_bench_login import AUTHORIZE, BASIC, VERIFIER, WEB_REDIRECT  # noqa: E402
 
 CALLBACK = "http://127.0.0.1:8000/wecom/callback"
@@ -73,6 +77,8 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=0, help="also the K costliest functions")
     parser.add_argument("--callers", help="with --top: who calls functions matching this")
     parser.add_argument("--dump", help="with --top: write the pstats file here")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="under valgrind (--instr-atstart=no): instrument the logins only")
     args = parser.parse_args()
 
     import subprocess
@@ -110,6 +116,8 @@ def main() -> int:
                                 for f in funcs]
             codes = [mint() for _ in range(args.logins)]
             profiler = cProfile.Profile(time.process_time) if args.top else None
+            if args.callgrind:
+                callgrind(True)
             started = time.process_time()
             if profiler:
                 profiler.enable()
@@ -118,6 +126,8 @@ def main() -> int:
             if profiler:
                 profiler.disable()
             total = time.process_time() - started
+            if args.callgrind:
+                callgrind(False)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

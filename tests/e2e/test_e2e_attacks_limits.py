@@ -18,6 +18,7 @@ import pytest
 import requests
 
 from wecom_oidc.config.secret_hash import hash_secret
+from wecom_oidc.ratelimit import lease_size
 
 from .stack import (
     CONFIDENTIAL,
@@ -31,6 +32,7 @@ from .stack import (
 )
 
 GUESSES = 5  # failed_auth_per_client_ip below
+LEASED = 400  # introspect_per_ip below: large enough for the workers to count by leases
 SPREAD = 8  # failed_auth_per_client below
 VICTIM = ("payroll", "payroll-secret-0123456789abcdef0123456789", "https://payroll.example/cb")
 SPREAD_VICTIM = ("crm", "crm-secret-0123456789abcdef0123456789abc", "https://crm.example/cb")
@@ -53,6 +55,7 @@ callback_per_client = "6/1d"
 authorize_per_ip = "30/1d"
 token_per_ip = "40/1d"
 userinfo_per_ip = "10/1d"
+introspect_per_ip = "{LEASED}/1d"
 
 [[clients]]
 client_id = "{VICTIM[0]}"
@@ -187,6 +190,19 @@ def test_token_and_userinfo_floods_get_oauth_json_errors(stack):
                                                    "client_id": PUBLIC, "code": "x"})
     assert r.status_code == 429 and r.json()["error"] == "temporarily_unavailable"
     assert int(r.headers["Retry-After"]) >= 1
+
+
+def test_a_flood_against_a_leased_limit_stops_at_that_limit_over_both_workers(stack):
+    """Each worker takes introspect_per_ip's counts from the store a lease at a time
+    (wecom_oidc.ratelimit): the flood still gets no more than the limit through, and
+    loses at most what the two workers hold unspent."""
+    # A connection a request, so that both workers take their share of the flood.
+    s = from_ip(next(_addresses), Connection="close")
+    codes = [introspect(s, stack, CONFIDENTIAL, CONFIDENTIAL[1]).status_code
+             for _ in range(LEASED + 50)]
+    assert set(codes) == {200, 429}
+    assert LEASED - 2 * (lease_size(LEASED) - 1) <= codes.count(200) <= LEASED
+    assert set(codes[-20:]) == {429}
 
 
 def test_a_login_to_another_client_still_works_beside_the_attacks(stack):
