@@ -94,33 +94,43 @@ async def userinfo(http: aiohttp.ClientSession, t: Target, access_token: str) ->
         return body
 
 
-async def qr_login(http: aiohttp.ClientSession, t: Target, userid: str) -> dict:
-    """The desktop QR login, start to userinfo; returns the token response."""
+async def qr_login(http: aiohttp.ClientSession, t: Target, userid: str,
+                   wecom: list[float] | None = None) -> dict:
+    """The desktop QR login, start to userinfo; returns the token response. The time
+    spent at WeCom's own pages (the QR page, the scan) is added to `wecom`."""
     http.cookie_jar.clear()
     verifier, challenge = _pkce()
     to_wecom = await _get_redirect(
         http, authorize_url(t, "openid profile email", challenge))
+    started = time.perf_counter()
     async with http.get(to_wecom) as page:  # the QR page a browser shows
         await page.read()
         if page.status != 200:
             raise Failed(f"QR page: {page.status}")
     scan = t.emulator + "/wwlogin/sso/scan?" + urlencode({**_q(to_wecom), "userid": userid})
     callback = await _get_redirect(http, scan)
+    if wecom is not None:
+        wecom.append(time.perf_counter() - started)
     back = await _get_redirect(http, callback)
     token = await exchange(http, t, _q(back)["code"], verifier)
     await userinfo(http, t, token["access_token"])
     return token
 
 
-async def inapp_login(http: aiohttp.ClientSession, t: Target, userid: str) -> dict:
-    """Inside the WeCom app: snsapi_base, silent (no consent page)."""
+async def inapp_login(http: aiohttp.ClientSession, t: Target, userid: str,
+                      wecom: list[float] | None = None) -> dict:
+    """Inside the WeCom app: snsapi_base, silent (no consent page). The time at WeCom's
+    OAuth page is added to `wecom`."""
     http.cookie_jar.clear()
     http.cookie_jar.update_cookies({"emu_userid": userid}, URL(t.emulator))
     verifier, challenge = _pkce()
     to_wecom = await _get_redirect(http, authorize_url(t, "openid profile", challenge),
                                    headers={"User-Agent": WECOM_UA})
+    started = time.perf_counter()
     callback = await _get_redirect(http, to_wecom.split("#")[0],
                                    headers={"User-Agent": WECOM_UA})
+    if wecom is not None:
+        wecom.append(time.perf_counter() - started)
     back = await _get_redirect(http, callback, headers={"User-Agent": WECOM_UA})
     token = await exchange(http, t, _q(back)["code"], verifier)
     await userinfo(http, t, token["access_token"])
@@ -139,16 +149,22 @@ class Result:
     users: int
     seconds: float
     durations: list[float] = field(default_factory=list)  # per operation, seconds
+    # Per operation, the seconds of it spent outside the bridge (at WeCom's pages), as
+    # the operation returned it.
+    outside: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
         return len(self.durations) / self.seconds if self.seconds else 0.0
 
-    def pct(self, p: float) -> float:
+    def pct(self, p: float, *, inside: bool = False) -> float:
+        """The p-th percentile of the operations' durations (`inside`: less the time
+        each spent outside the bridge)."""
         if not self.durations:
             return float("nan")
-        d = sorted(self.durations)
+        d = sorted([t - o for t, o in zip(self.durations, self.outside, strict=True)]
+                   if inside else self.durations)
         return d[min(len(d) - 1, int(p / 100 * len(d)))]
 
 
@@ -160,6 +176,7 @@ def new_session(users: int) -> aiohttp.ClientSession:
         headers={"User-Agent": DESKTOP_UA}, timeout=aiohttp.ClientTimeout(total=60))
 
 
+# An operation; it may return the seconds it spent outside the bridge (a float).
 Op = Callable[[aiohttp.ClientSession, int, int], Awaitable[object]]
 
 
@@ -189,7 +206,7 @@ async def run_users(op: Op, users: int, *, seconds: float | None = None,
                 done["n"] += 1
             start = time.perf_counter()
             try:
-                await op(sessions[u], u, i)
+                outside = await op(sessions[u], u, i)
             except (TimeoutError, Failed, aiohttp.ClientError, KeyError) as e:
                 result.errors.append(f"{type(e).__name__}: {e}"[:200])
                 continue
@@ -199,6 +216,7 @@ async def run_users(op: Op, users: int, *, seconds: float | None = None,
             end = time.perf_counter()
             if count is not None or (window["open"] and window["t0"] <= end <= window["t1"]):
                 result.durations.append(end - start)
+                result.outside.append(outside if isinstance(outside, float) else 0.0)
 
     tasks = [asyncio.create_task(loop(u)) for u in range(users)]
     try:
