@@ -110,8 +110,9 @@ def test_sample_app_loopback_forward_reaches_the_target():
     # The connection's two pipes end with it; a socket they left open would be closed by
     # the GC with a ResourceWarning, which pytest reports here (filterwarnings = error)
     # instead of in some later test.
+    # One of the two may have ended already (the target closed first): wait for the rest.
     pipes = [t for t in set(threading.enumerate()) - before if t.name == PIPE_THREAD]
-    assert len(pipes) == 2
+    assert len(pipes) <= 2
     for pipe in pipes:
         pipe.join(5)
         assert not pipe.is_alive(), "a pipe of the forward did not end"
