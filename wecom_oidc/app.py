@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -34,6 +36,23 @@ from .web.static_json import StaticJson
 from .web.views import make_root_blueprint
 
 log = logging.getLogger(__name__)
+
+
+class BridgeFlask(Flask):
+    """Flask, with the sync check of views and hooks done once per function: Flask asks
+    inspect on every call (a dozen a request, ~36 a login) whether each is async."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        checked = self._checked
+        if func in checked:
+            return checked[func]
+        made = super().ensure_sync(func)
+        checked[func] = made
+        return made
+
+    @functools.cached_property
+    def _checked(self) -> dict[Callable[..., Any], Callable[..., Any]]:
+        return {}
 
 
 def create_app(settings: Settings, *, store: StateStore | None = None,
@@ -68,7 +87,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     provider = Provider(settings, store, keys, clock, recheck=recheck,
                         place=directory_placement(upstream, metrics))
 
-    app = Flask(__name__, template_folder="web/templates")
+    app = BridgeFlask(__name__, template_folder="web/templates")
     app.extensions[PROVIDER] = provider
     app.extensions[UPSTREAM] = upstream
     app.register_blueprint(views.bp, url_prefix=settings.issuer_path or None)

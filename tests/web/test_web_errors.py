@@ -134,3 +134,18 @@ def test_errors_denied_page_json_for_programs(http):
                     headers={"Accept": "application/json"})
     assert resp.status_code == 403
     assert resp.get_json()["error"] == "access_denied"
+
+
+def test_views_and_hooks_are_checked_for_async_once_not_per_request(build_app, monkeypatch):
+    import flask.app
+
+    asked: list = []
+    real = flask.app.iscoroutinefunction
+    monkeypatch.setattr(flask.app, "iscoroutinefunction",
+                        lambda f: asked.append(f) or real(f))
+    http = build_app()[0].test_client()
+    assert http.get("/healthz").status_code == 200
+    first = len(asked)
+    assert first > 1  # the view and the hooks, once
+    assert http.get("/healthz").status_code == 200
+    assert len(asked) == first
