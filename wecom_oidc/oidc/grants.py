@@ -52,6 +52,18 @@ class CodeGrant(grants.AuthorizationCodeGrant):
     def generate_authorization_code(self) -> str:
         return secrets.token_urlsafe(32)
 
+    def exchange(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
+        """Authlib's code exchange (validate_token_request, create_token_response) with
+        the provider's PKCE and ID token extensions called where their hooks would run,
+        in the same order: PKCE once the code is taken and the redirect_uri matched,
+        the ID token once the tokens are saved. Registering both extensions' hooks on
+        a fresh grant for every request is what this saves."""
+        self.validate_token_request()
+        self.server.code_pkce.validate_code_verifier(self, None)
+        response = self.create_token_response()
+        self.server.code_openid.process_token(self, response)
+        return response
+
     def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
                        expires_in: Any = None, include_refresh_token: bool = True) -> Any:
         include = self.request.client.wants_refresh_token(scope or "")

@@ -14,11 +14,13 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Response
 from flask import request as flask_request
 
-from ..config import DEVICE_CODE, Settings
+from ..config import AUTHORIZATION_CODE, DEVICE_CODE, Settings
 from ..identity import Identity
 from ..store.base import StateStore
 from ..store.kinds import Kind
@@ -43,6 +45,7 @@ from .session import Sessions
 from .tokens import Jwts
 
 MEMBER_CHECK = Kind.MEMBER_CHECK
+_RESPONSE_JSON = json.JSONEncoder(sort_keys=True)
 Recheck = Callable[[Identity], Identity]
 
 
@@ -70,7 +73,10 @@ class BridgeRequest(FlaskOAuth2Request):
 
     def __init__(self, request: Any):
         OAuth2Request.__init__(self, request.method, f"{request.scheme}://{request.host}"
-                               f"{request.path}", headers=request.headers)
+                               f"{request.path}")
+        # Set apart: OAuth2Request's `headers or {}` would count werkzeug's headers,
+        # a walk over the whole WSGI environ.
+        self.headers = request.headers
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
 
@@ -107,7 +113,8 @@ class Provider(AuthorizationServer):
             "OAUTH2_REFRESH_TOKEN_GENERATOR": random_token,
         })
         # Authlib makes a grant or endpoint per request, handing it this provider.
-        self.register_grant(CodeGrant, [BridgeOpenIDCode(self), S256CodeChallenge()])
+        self.code_openid, self.code_pkce = BridgeOpenIDCode(self), S256CodeChallenge()
+        self.register_grant(CodeGrant, [self.code_openid, self.code_pkce])
         self.register_grant(RefreshGrant, [RefreshOpenID(self)])
         # The device grant exists only when some client opted in (discovery says so).
         self.device = any(c.device for c in settings.clients)
@@ -125,6 +132,27 @@ class Provider(AuthorizationServer):
         if isinstance(request, OAuth2Request):
             return request
         return BridgeRequest(flask_request._get_current_object())  # type: ignore[attr-defined]
+
+    def create_token_response(self, request: Any = None) -> Any:
+        """/token. The code exchange, most of its traffic, goes straight to CodeGrant
+        (the grant Authlib's dispatch picks for it: grant_type=authorization_code over
+        POST); every other grant through Authlib's dispatch."""
+        oauth_request = self.create_oauth2_request(request)
+        if oauth_request.method != "POST" or \
+                oauth_request.payload.grant_type != AUTHORIZATION_CODE:
+            return super().create_token_response(oauth_request)
+        try:
+            return self.handle_response(*CodeGrant(oauth_request, self).exchange())
+        except OAuth2Error as error:
+            return self.handle_error_response(oauth_request, error)
+
+    def handle_response(self, status: int, body: Any, headers: Any) -> Any:
+        """Authlib's Flask response, with the body serialised by one encoder kept for
+        the process: the same text as Flask's json.dumps (sorted keys, ASCII), which
+        builds an encoder for every call."""
+        if isinstance(body, dict):
+            body = _RESPONSE_JSON.encode(body)
+        return Response(body, status=status, headers=headers)
 
     def query_client(self, client_id: str) -> Client | None:
         return self.clients.get(client_id)
@@ -178,7 +206,8 @@ class Provider(AuthorizationServer):
         if username != user.sub:
             base["username"] = username
         ttl = int(token["expires_in"])
-        jti = token_id(token["access_token"])
+        # The jti the signer just put in it, rather than parsing the token again.
+        jti = self.jwts.issued_jti(token["access_token"]) or token_id(token["access_token"])
         access = {**base, "exp": now + ttl}
         if "openid" in scope.split():
             access["claims"] = claims_for_scope(user.claims, scope)

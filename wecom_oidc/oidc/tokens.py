@@ -23,6 +23,8 @@ from joserfc.jwk import KeySet
 from .keys import ALGS, SIGNING_ALG, KeyRing
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+# json.dumps with options builds an encoder per call; one serves every token.
+_CLAIMS_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class Jwts:
@@ -51,7 +53,7 @@ class Jwts:
             header = self._headers[alg, typ] = _b64(json.dumps(
                 {"alg": alg, "kid": self.keys.signer(alg)[1], "typ": typ},
                 separators=(",", ":")).encode())
-        payload = _b64(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
+        payload = _b64(_CLAIMS_JSON.encode(claims).encode())
         signing_input = header + b"." + payload
         signature = _sign(alg, self._signers[alg], signing_input)
         return (signing_input + b"." + _b64(signature)).decode("ascii")
@@ -119,6 +121,11 @@ class Jwts:
         self._remember(token, {"alg": SIGNING_ALG, "kid": self.keys.kid, "typ": "at+jwt"},
                        claims)
         return token, jti
+
+    def issued_jti(self, token: str) -> str | None:
+        """The jti of an access token this process signed a moment ago, or None."""
+        found = self._verified.get(token)
+        return found[1].get("jti") if found is not None else None
 
     def logout_token(self, *, client_id: str, sub: str, sid: str) -> str:
         """OIDC Back-Channel Logout 1.0 §2.4."""
