@@ -97,8 +97,9 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         found = person.load(self.server.store, c.sid)
         if found is None:
             return None  # the login ended since (logout, offboarding): invalid_grant
-        user = person.user_of(c.sid, found)
-        return replace(user, claims=with_delta(user.claims, c.delta), auth_time=c.auth_time)
+        user = person.user_of(c.sid, found)  # a new User: set in place, not copied
+        user.claims, user.auth_time = with_delta(user.claims, c.delta), c.auth_time
+        return user
 
 
 def code_key(client_id: str, code: str) -> str:
