@@ -106,12 +106,21 @@ def test_token_two_processes_one_sqlite_file_one_gettoken(wecom, tmp_path):
     assert all(users == [f"user{i}" for i in range(THREADS_PER_PROCESS)] for _, users in got)
 
 
-def test_client_real_http_logs_never_show_secrets(wecom, tmp_path, caplog):
+@pytest.mark.parametrize("proxied", [False, True])
+def test_client_real_http_logs_never_show_secrets(wecom, tmp_path, caplog, monkeypatch,
+                                                  proxied):
     caplog.set_level(logging.DEBUG)  # urllib3 logs request lines (with query) at DEBUG
-    client, store = _client(wecom.base_url, str(tmp_path / "s.db"))
+    base_url = wecom.base_url
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if proxied:  # urllib3 sends through a proxy; the fake answers as the proxy
+        monkeypatch.setenv("HTTP_PROXY", wecom.base_url)
+        base_url = "http://qyapi.weixin.example"  # never resolved
+    client, store = _client(base_url, str(tmp_path / "s.db"))
     assert client.member("zhangsan")["userid"] == "zhangsan"
     client.close()
     store.close()
     text = "\n".join(r.getMessage() for r in caplog.records)
-    assert "/cgi-bin/gettoken" in text  # urllib3 did log the request line...
+    if proxied:
+        assert "/cgi-bin/gettoken" in text  # urllib3 did log the request line...
     assert SECRET not in text and SERVED_TOKEN not in text  # ...without the secrets

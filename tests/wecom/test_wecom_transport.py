@@ -1,16 +1,23 @@
 """The pooled transport the bridge runs on, over real sockets: each way a WeCom call can
 fail is classified (may it have reached WeCom? worth retrying?) without the URL, which
-carries access_token and code, ever showing; connections are kept alive; a proxy from
-the environment is used."""
+carries access_token and code, ever showing; connections are kept alive (and a stale
+one never used); a proxy from the environment is used; TLS is verified."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import socket
+import ssl
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from wecom_oidc.wecom.errors import Transport
 from wecom_oidc.wecom.transport import PooledTransport
@@ -157,3 +164,123 @@ def test_transport_untrusted_tls_is_not_retried_and_says_what_to_check(serve):
     error = _fails(PooledTransport(base, (1, 1)), f"{base}/cgi-bin/user/get?{SECRET_QUERY}")
     assert error.reason == "TLS handshake failed" and not error.sent and not error.transient
     assert "CA bundle" in error.hint and "api_base_url" in error.hint
+
+
+def test_transport_idle_connection_closed_by_the_server_is_replaced_before_sending(serve):
+    """A keep-alive connection the server hung up on while idle is never used: the
+    call goes out on a new one (a code exchange is not re-sent, so it must not be lost
+    to a stale connection)."""
+    hung_up = threading.Event()
+
+    def answer_once(conn: socket.socket, srv: RawServer) -> None:
+        srv.read_head(conn)
+        conn.sendall(OK)  # then hangs up, though the answer said nothing of it
+        conn.close()
+        hung_up.set()
+
+    server = serve(answer_once)
+    base = f"http://127.0.0.1:{server.port}"
+    transport = PooledTransport(base, (1, 1))
+    url = f"{base}/cgi-bin/auth/getuserinfo?code=c1"
+    assert transport.send("auth/getuserinfo", "GET", url, None, {})[0] == 200
+    assert hung_up.wait(5)
+    hung_up.wait(0.05)  # the FIN crosses loopback
+    assert transport.send("auth/getuserinfo", "GET", url, None, {})[0] == 200
+    assert server.connections == 2
+    transport.close()
+
+
+def test_transport_answer_that_closes_the_connection_is_not_reused(serve):
+    closing = OK.replace(b"Content-Length", b"Connection: close\r\nContent-Length")
+    server = serve(lambda conn, srv: (srv.read_head(conn), conn.sendall(closing)))
+    base = f"http://127.0.0.1:{server.port}"
+    transport = PooledTransport(base, (1, 1))
+    for _ in range(2):
+        assert transport.send("user/get", "GET", f"{base}/cgi-bin/user/get", None, {}) == (
+            200, b'{"errcode":0}')
+    assert server.connections == 2
+    transport.close()
+
+
+def test_transport_reads_a_chunked_answer(serve):
+    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\n{\"err\r\n8\r\ncode\":0}\r\n0\r\n\r\n")
+    server = serve(lambda conn, srv: (srv.read_head(conn), conn.sendall(chunked)))
+    base = f"http://127.0.0.1:{server.port}"
+    transport = PooledTransport(base, (1, 1))
+    assert transport.send("user/get", "GET", f"{base}/cgi-bin/user/get", None, {}) == (
+        200, b'{"errcode":0}')
+    transport.close()
+
+
+def test_transport_sends_the_body_and_headers_of_a_post(serve):
+    server = serve(_answer_all)
+    base = f"http://127.0.0.1:{server.port}"
+    transport = PooledTransport(base, (1, 1))
+    transport.send(
+        "auth/getuserdetail", "POST", f"{base}/cgi-bin/auth/getuserdetail?access_token=t",
+        b'{"user_ticket":"x"}', {"Content-Type": "application/json", "User-Agent": "wecom-oidc"})
+    transport.close()
+    head = server.heads[0]
+    assert head.startswith(b"POST /cgi-bin/auth/getuserdetail?access_token=t HTTP/1.1\r\n")
+    assert b"Content-Length: 19\r\n" in head and b"User-Agent: wecom-oidc\r\n" in head
+    assert f"Host: 127.0.0.1:{server.port}\r\n".encode() in head
+
+
+def test_transport_https_through_the_environments_proxy_is_a_connect_tunnel(serve,
+                                                                             monkeypatch):
+    """HTTPS_PROXY: the proxy is asked to CONNECT to the API host, and TLS is then
+    spoken with the API host through it (here the tunnel answers junk: no TLS)."""
+    def tunnel(conn: socket.socket, srv: RawServer) -> None:
+        srv.read_head(conn)
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        conn.recv(4096)  # the TLS ClientHello
+        conn.sendall(OK)
+
+    proxy = serve(tunnel)
+    for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY",
+                 "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{proxy.port}")
+    base = "https://qyapi.weixin.example"  # never resolved here: the proxy connects
+    error = _fails(PooledTransport(base, (1, 1)), f"{base}/cgi-bin/user/get?{SECRET_QUERY}")
+    assert proxy.heads[0].startswith(b"CONNECT qyapi.weixin.example:443 HTTP/")
+    assert error.reason == "TLS handshake failed" and not error.sent
+
+
+def _self_signed(tmp_path) -> tuple[str, str]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+def test_transport_refuses_a_certificate_outside_the_ca_bundle(serve, tmp_path):
+    """TLS is verified: a server with a certificate no CA of the bundle signed gets
+    no request, however well it speaks TLS."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(*_self_signed(tmp_path))
+
+    def tls(conn: socket.socket, srv: RawServer) -> None:
+        with context.wrap_socket(conn, server_side=True) as secure:
+            srv.read_head(secure)  # type: ignore[arg-type]
+            secure.sendall(OK)
+
+    server = serve(tls)
+    base = f"https://127.0.0.1:{server.port}"
+    error = _fails(PooledTransport(base, (1, 1)), f"{base}/cgi-bin/user/get?{SECRET_QUERY}")
+    assert error.reason == "TLS handshake failed" and not error.sent and not error.transient
+    assert server.heads == []
