@@ -213,6 +213,16 @@ def test_transport_reads_a_chunked_answer(serve):
     transport.close()
 
 
+def test_transport_reads_the_answer_after_an_interim_one(serve):
+    interim = b"HTTP/1.1 100 Continue\r\nX-Note: wait\r\n\r\n" + OK
+    server = serve(lambda conn, srv: (srv.read_head(conn), conn.sendall(interim)))
+    base = f"http://127.0.0.1:{server.port}"
+    transport = PooledTransport(base, (1, 1))
+    assert transport.send("user/get", "GET", f"{base}/cgi-bin/user/get", None, {}) == (
+        200, b'{"errcode":0}')
+    transport.close()
+
+
 def test_transport_sends_the_body_and_headers_of_a_post(serve):
     server = serve(_answer_all)
     base = f"http://127.0.0.1:{server.port}"
