@@ -34,23 +34,27 @@ def init_app(app: Flask, metrics: Metrics) -> None:
     callback, token_path = prefix + callback_path(settings.upstream), prefix + "/token"
     revoke_path = prefix + "/revoke"
 
-    @app.before_request
     def _take_request_id() -> None:
         # Only a trusted proxy may name the request (the same rule as X-Forwarded-*).
-        given = request.headers.get("X-Request-Id", "") if trust_proxy else ""
+        given = request.headers.get("X-Request-Id", "")
         if given and _REQUEST_ID.match(given):
             g.request_id = given
 
+    if trust_proxy:  # else there is nothing to take: no hook to run on every request
+        app.before_request(_take_request_id)
+
     @app.after_request
     def _observe(resp: Response) -> Response:
-        path = request.path
+        # The request itself, not the proxy: every request comes here.
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        path = req.path
         if path == callback:
-            metrics.login(login_outcome(resp), login_mode(request.headers))
-        elif path == token_path and request.method == "POST":
+            metrics.login(login_outcome(resp), login_mode(req.headers))
+        elif path == token_path and req.method == "POST":
             if resp.status_code == 200:
                 metrics.token_issued(_form("grant_type"))
             audit_token_response(resp)
-        elif path == revoke_path and request.method == "POST" and resp.status_code != 200:
+        elif path == revoke_path and req.method == "POST" and resp.status_code != 200:
             audit("revoke", client=request_client(), outcome="failure",
                   reason=_error_of(resp))
         if "X-Request-Id" not in resp.headers:

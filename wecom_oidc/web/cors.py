@@ -50,9 +50,12 @@ def allowed_origins(settings: Settings) -> frozenset[str]:
 
 def add_vary_origin(resp: Response) -> None:
     """`Vary: Origin`, kept with whatever the response already varies on (what
-    `resp.vary.add` does, without parsing the header into a set and writing it back)."""
+    `resp.vary.add` does, without parsing the header into a set and writing it back;
+    a response without Vary, the usual case, has it appended, not searched for twice)."""
     vary = resp.headers.get("Vary")
-    if not vary:
+    if vary is None:
+        resp.headers.add("Vary", "Origin")
+    elif not vary:
         resp.headers["Vary"] = "Origin"
     elif "origin" not in (v.strip().lower() for v in vary.split(",")):
         resp.headers["Vary"] = vary + ", Origin"
@@ -63,18 +66,21 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _cors(resp: Response) -> Response:
-        methods = CORS_ENDPOINTS.get(request.endpoint or "")
+        # The request itself, not the proxy: every hook of every request comes here.
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        methods = CORS_ENDPOINTS.get(req.endpoint or "")
         if methods is None:
             return resp
         add_vary_origin(resp)
-        origin = request.headers.get("Origin", "")
+        origin = req.headers.get("Origin", "")
         if origin not in allowed:
             return resp
-        resp.headers["Access-Control-Allow-Origin"] = origin
-        if request.method == "OPTIONS":
-            resp.headers["Access-Control-Allow-Methods"] = methods
-            resp.headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-            resp.headers["Access-Control-Max-Age"] = MAX_AGE
+        h = resp.headers
+        h["Access-Control-Allow-Origin"] = origin
+        if req.method == "OPTIONS":
+            h["Access-Control-Allow-Methods"] = methods
+            h["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+            h["Access-Control-Max-Age"] = MAX_AGE
         else:
-            resp.headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+            h["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
         return resp

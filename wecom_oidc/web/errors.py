@@ -30,9 +30,13 @@ PROGRAM_PATHS = ("/token", "/device/code", "/userinfo", "/revoke", "/introspect"
 
 
 def request_id() -> str:
-    if "request_id" not in g:
-        g.request_id = secrets.token_hex(6)
-    return g.request_id
+    """This request's id (X-Request-Id, log lines): a trusted proxy's, else made here."""
+    # The globals themselves, not the proxy: every request asks at least once.
+    ctx_g = g._get_current_object()
+    rid: str | None = ctx_g.get("request_id")
+    if rid is None:
+        rid = ctx_g.request_id = secrets.token_hex(6)
+    return rid
 
 
 def wants_json() -> bool:

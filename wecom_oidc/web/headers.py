@@ -64,11 +64,11 @@ def page_policy(form_targets: tuple[str, ...] = ()) -> str:
             "base-uri 'none'; frame-ancestors 'none'")
 
 
-def carries_credential(resp: Response, location: str = "") -> bool:
-    """A code or token in the redirect, or a token (introspection) answer."""
-    if _CREDENTIAL.search(location or resp.headers.get("Location", "")):
+def carries_credential(resp: Response, location: str, mimetype: str | None) -> bool:
+    """A code or token in the redirect (`location`), or a token (introspection) answer."""
+    if _CREDENTIAL.search(location):
         return True
-    if resp.mimetype == "application/json" and not resp.direct_passthrough:
+    if mimetype == "application/json" and not resp.direct_passthrough:
         body = resp.get_json(silent=True)
         return isinstance(body, dict) and not _TOKEN_KEYS.isdisjoint(body)
     return False
@@ -90,7 +90,10 @@ def secure(resp: Response, form_targets: tuple[str, ...] = ()) -> Response:
 
     for name, value in EVERY_RESPONSE:
         put(name, value)
-    if resp.mimetype == "text/html":
+    # resp.mimetype, without searching the headers again.
+    content_type = have.get("content-type")
+    mimetype = content_type.partition(";")[0].strip() if content_type else None
+    if mimetype == "text/html":
         put("Content-Security-Policy", page_policy(form_targets))
     elif "content-security-policy" not in have:
         h.add(*NOT_A_PAGE)
@@ -98,7 +101,7 @@ def secure(resp: Response, form_targets: tuple[str, ...] = ()) -> Response:
     # An answer already marked no-store (tokens, userinfo) is not parsed again to see
     # whether it carries a credential.
     if cache is None or ("no-store" not in cache and
-                         carries_credential(resp, have.get("location", ""))):
+                         carries_credential(resp, have.get("location", ""), mimetype)):
         put("Cache-Control", "no-store")
         cache = "no-store"
     if "no-store" in cache:

@@ -66,9 +66,15 @@ def check_parameters() -> None:
     """Refuse a parameter over its length (RequestTooLarge) or whose name or value
     breaks the rules above (MalformedParameter); both are 400 pages or JSON."""
     # form: urlencoded and multipart. Without a Content-Type werkzeug parses no form
-    # (it is empty), so a GET does not pay for loading one here.
-    sources = (request.args, request.form) if request.environ.get("CONTENT_TYPE") else (
-        request.args,)
+    # (it is empty), so a GET does not pay for loading one here; without a query
+    # string the arguments are empty too (most API calls: userinfo, health checks).
+    # The request itself, not the proxy: each read through the proxy costs as much
+    # as the check of a short parameter.
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    environ = req.environ
+    sources = (req.args,) if environ.get("QUERY_STRING") else ()
+    if environ.get("CONTENT_TYPE"):
+        sources += (req.form,)
     for values in sources:
         for name, value in values.items(multi=True):
             if not isinstance(value, str):
