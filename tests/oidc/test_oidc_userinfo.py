@@ -4,6 +4,7 @@ challenges, only the granted scopes' claims, never cached."""
 from __future__ import annotations
 
 from fakes import exchange, login
+from flask import jsonify
 
 
 def token_for(http, userid: str = "zhangsan", scope: str = "openid profile email") -> str:
@@ -16,6 +17,14 @@ def test_userinfo_get_with_bearer_header_returns_claims(http):
     assert resp.get_json() == {"sub": "zhangsan", "name": "张三", "preferred_username": "zhangsan",
                                "gender": "male", "email": "zhangsan@corp.example",
                                "email_verified": False}
+
+
+def test_userinfo_body_is_what_jsonify_writes(http, app):
+    resp = http.get("/userinfo", headers={"Authorization": f"Bearer {token_for(http)}"})
+    with app.app_context():
+        expected = jsonify(resp.get_json())
+    assert resp.mimetype == "application/json"
+    assert resp.data == expected.data and b"\\u5f20\\u4e09" in resp.data  # sorted, ASCII
 
 
 def test_userinfo_bearer_scheme_is_case_insensitive(http):

@@ -10,22 +10,29 @@ from flask import g, request
 
 from ..oidc.provider import Provider
 
+_UNSET: Any = object()
+
 
 def bearer_token() -> str:
     """RFC 6750: the Authorization header, or the form body of a POST."""
-    auth = request.headers.get("Authorization", "")
+    # The request itself, not the proxy (each read through it costs a lookup), and the
+    # header as werkzeug's request.headers reads it: straight from the environ.
+    req = request._get_current_object()  # type: ignore[attr-defined]
+    auth = req.environ.get("HTTP_AUTHORIZATION", "")
     if auth[:7].lower() == "bearer ":
-        return auth[7:].strip()
-    if request.method == "POST":
-        return request.form.get("access_token", "")
+        return str(auth[7:].strip())
+    if req.method == "POST":
+        return str(req.form.get("access_token", ""))
     return ""
 
 
 def access_token_record(provider: Provider) -> dict[str, Any] | None:
     """The live record of this request's access token; None when there is none or it
     is not ours, expired or revoked."""
-    if "access_token_record" not in g:
+    ctx_g = g._get_current_object()
+    record: dict[str, Any] | None = ctx_g.get("access_token_record", _UNSET)
+    if record is _UNSET:
         token = bearer_token()
-        g.access_token_record = provider.access_token_record(token) if token else None
-    record: dict[str, Any] | None = g.access_token_record
+        record = ctx_g.access_token_record = (
+            provider.access_token_record(token) if token else None)
     return record

@@ -5,12 +5,14 @@ in the upstream."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from flask import Blueprint, jsonify, request
+from flask import Response as FlaskResponse
 from flask.blueprints import BlueprintSetupState
 
 # werkzeug's Response: what the bare redirects are (Flask's is a subclass of it).
@@ -190,19 +192,26 @@ def introspect() -> Response:
     return resp
 
 
+# What jsonify() writes (Flask's default JSON provider: sorted keys, compact, ASCII).
+_CLAIMS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
 @bp.route("/userinfo", methods=["GET", "POST"])
 def userinfo() -> Response:
-    token_value = bearer_token()
-    claims = provider().userinfo(access_token_record(provider()))
+    p = provider()
+    claims = p.userinfo(access_token_record(p))
     if claims is None:
         resp = jsonify(error="invalid_token",
                        error_description="The access token is missing, expired or revoked.")
         resp.status_code = 401
-        challenge = 'Bearer error="invalid_token"' if token_value else "Bearer"
+        challenge = 'Bearer error="invalid_token"' if bearer_token() else "Bearer"
         resp.headers["WWW-Authenticate"] = challenge
-    else:
-        resp = jsonify(claims)
-    resp.headers["Cache-Control"] = "no-store"
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+    # jsonify()'s body, final newline included, without its per-call lookups of the
+    # app's JSON provider; a new response has no Cache-Control to search for.
+    resp = FlaskResponse(_CLAIMS_JSON.encode(claims) + "\n", mimetype="application/json")
+    resp.headers.add("Cache-Control", "no-store")
     return resp
 
 
