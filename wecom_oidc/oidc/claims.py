@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from ..config import ClaimsSettings
@@ -63,7 +64,15 @@ def claims_for_scope(claims: dict[str, Any], scope: str) -> dict[str, Any]:
     """Only the standard claims the granted scopes release; `sub` always. Claims
     outside the standard set (groups, a client's extra and role claims) are only
     present when client_claims.for_client put them there for this client: kept."""
+    withheld = _withheld(scope)
+    return {k: v for k, v in claims.items() if k not in withheld}
+
+
+@lru_cache(maxsize=256)
+def _withheld(scope: str) -> frozenset[str]:
+    """The standard claims `scope` does not release. Worked out once per scope string:
+    every /userinfo call asks again, and a deployment grants a handful of them."""
     allowed = {"sub"}
     for s in scope.split():
         allowed.update(SCOPE_CLAIMS.get(s, ()))
-    return {k: v for k, v in claims.items() if k in allowed or k not in STANDARD_CLAIMS}
+    return STANDARD_CLAIMS - allowed

@@ -72,7 +72,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         if methods is None:
             return resp
         add_vary_origin(resp)
-        origin = req.headers.get("Origin", "")
+        origin = req.environ.get("HTTP_ORIGIN", "")  # what req.headers.get("Origin") reads
         if origin not in allowed:
             return resp
         h = resp.headers

@@ -22,11 +22,13 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, g
+from werkzeug.datastructures import Headers
 
 # On every response; a non-HTML one also gets NOT_A_PAGE unless it set its own CSP.
 EVERY_RESPONSE = (("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "no-referrer"),
                   ("X-Frame-Options", "DENY"))
 NOT_A_PAGE = ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+_EVERY_NAMES = frozenset(name.lower() for name, _ in EVERY_RESPONSE)
 
 # A Location or body naming one of these carries a credential.
 _CREDENTIAL = re.compile(r"(?:^|[?&#])(?:code|access_token|id_token|refresh_token)=")
@@ -81,20 +83,18 @@ def secure(resp: Response, form_targets: tuple[str, ...] = ()) -> Response:
     have: dict[str, str] = {}
     for name, value in h:
         have.setdefault(name.lower(), value)
-
-    def put(name: str, value: str) -> None:
-        if name.lower() in have:
-            h.set(name, value)
-        else:
+    # A view rarely sets any of these itself: then they are appended as they are.
+    if _EVERY_NAMES.isdisjoint(have):
+        for name, value in EVERY_RESPONSE:
             h.add(name, value)
-
-    for name, value in EVERY_RESPONSE:
-        put(name, value)
+    else:
+        for name, value in EVERY_RESPONSE:
+            _put(h, have, name, value)
     # resp.mimetype, without searching the headers again.
     content_type = have.get("content-type")
     mimetype = content_type.partition(";")[0].strip() if content_type else None
     if mimetype == "text/html":
-        put("Content-Security-Policy", page_policy(form_targets))
+        _put(h, have, "Content-Security-Policy", page_policy(form_targets))
     elif "content-security-policy" not in have:
         h.add(*NOT_A_PAGE)
     cache = have.get("cache-control")
@@ -102,15 +102,27 @@ def secure(resp: Response, form_targets: tuple[str, ...] = ()) -> Response:
     # whether it carries a credential.
     if cache is None or ("no-store" not in cache and
                          carries_credential(resp, have.get("location", ""), mimetype)):
-        put("Cache-Control", "no-store")
+        _put(h, have, "Cache-Control", "no-store")
         cache = "no-store"
     if "no-store" in cache:
-        put("Pragma", "no-cache")
+        _put(h, have, "Pragma", "no-cache")
     return resp
+
+
+def _put(h: Headers, have: dict[str, str], name: str, value: str) -> None:
+    """Set `name`: replaced if the response had it, else appended."""
+    if name.lower() in have:
+        h.set(name, value)
+    else:
+        h.add(name, value)
 
 
 def init_app(app: Flask, login_urls: tuple[str, ...] = ()) -> None:
     """`login_urls`: the upstream's login pages a bridge form may end at."""
     form_targets = tuple(dict.fromkeys(origin(u) for u in login_urls))
-    app.after_request(lambda resp: secure(resp, form_targets))
+
+    def _secure(resp: Response) -> Response:
+        return secure(resp, form_targets)
+
+    app.after_request(_secure)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

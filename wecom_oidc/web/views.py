@@ -210,7 +210,7 @@ def userinfo() -> Response:
         return resp
     # jsonify()'s body, final newline included, without its per-call lookups of the
     # app's JSON provider; a new response has no Cache-Control to search for.
-    resp = FlaskResponse(_CLAIMS_JSON.encode(claims) + "\n", mimetype="application/json")
+    resp = FlaskResponse(_CLAIMS_JSON.encode(claims) + "\n", content_type="application/json")
     resp.headers.add("Cache-Control", "no-store")
     return resp
 
