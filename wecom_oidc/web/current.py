@@ -3,7 +3,7 @@ and the upstream in app.extensions before registering the blueprints."""
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import Flask, current_app
 
 from ..oidc.provider import Provider
 from ..upstream.base import Upstream
@@ -14,11 +14,18 @@ UPSTREAM = "wecom_oidc_upstream"
 
 def provider() -> Provider:
     """This app's provider: Authlib's authorization server with the bridge's state."""
-    found: Provider = current_app.extensions[PROVIDER]
+    found: Provider = _app().extensions[PROVIDER]
     return found
 
 
 def upstream() -> Upstream:
     """This app's upstream login (WeCom)."""
-    found: Upstream = current_app.extensions[UPSTREAM]
+    found: Upstream = _app().extensions[UPSTREAM]
     return found
+
+
+def _app() -> Flask:
+    # The app itself, not the proxy: an attribute read through current_app costs
+    # several times this call, and every view asks.
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
