@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from ..upstream.base import callback_path
 from ..upstream.wecom import is_wecom_client
 from ..web.errors import request_id
+from ..web.headers import first_header
 from .audit import audit
 from .health import make_ops_blueprint
 from .metrics import Metrics
@@ -57,7 +58,7 @@ def init_app(app: Flask, metrics: Metrics) -> None:
         elif path == revoke_path and req.method == "POST" and resp.status_code != 200:
             audit("revoke", client=request_client(), outcome="failure",
                   reason=_error_of(resp))
-        if "X-Request-Id" not in resp.headers:
+        if first_header(resp.headers, "X-Request-Id") is None:
             resp.headers.add("X-Request-Id", request_id())
         return resp
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 
 from ..config import Settings
+from .headers import first_header
 
 # endpoint -> the methods a browser app may use on it.
 CORS_ENDPOINTS = {"bridge.token": "POST", "bridge.revoke": "POST",
@@ -52,7 +53,7 @@ def add_vary_origin(resp: Response) -> None:
     """`Vary: Origin`, kept with whatever the response already varies on (what
     `resp.vary.add` does, without parsing the header into a set and writing it back;
     a response without Vary, the usual case, has it appended, not searched for twice)."""
-    vary = resp.headers.get("Vary")
+    vary = first_header(resp.headers, "Vary")
     if vary is None:
         resp.headers.add("Vary", "Origin")
     elif not vary:

@@ -117,6 +117,16 @@ def _put(h: Headers, have: dict[str, str], name: str, value: str) -> None:
         h.add(name, value)
 
 
+def first_header(h: Headers, name: str) -> str | None:
+    """h.get(name), without the exception werkzeug raises and catches for a header
+    the response lacks (the usual case here), which costs several times this scan."""
+    lname = name.lower()
+    for key, value in h:
+        if key.lower() == lname:
+            return value
+    return None
+
+
 def init_app(app: Flask, login_urls: tuple[str, ...] = ()) -> None:
     """`login_urls`: the upstream's login pages a bridge form may end at."""
     form_targets = tuple(dict.fromkeys(origin(u) for u in login_urls))
