@@ -38,15 +38,17 @@ def audit(event: str, **fields: Any) -> None:
     """Log one audit line for `event` with `fields` (sub, client, outcome, reason...),
     plus the client IP (X-Forwarded-For only through [server] proxy_hops) and the
     request id. Fields that are None or "" are left out."""
+    in_request = has_request_context()
     context: dict[str, Any] = {}
-    if has_request_context():
-        context = g.setdefault("audit_context", {})
+    if in_request:
+        context = _globals().setdefault("audit_context", {})
         context.update({k: fields[k] for k in _CARRIED if fields.get(k)})
     entry = {**context, **fields}
     parts = [f"event={_safe(event)}"]
     parts += [f"{k}={_safe(v)}" for k, v in entry.items() if v not in (None, "")]
-    if has_request_context():
-        parts.append(f"ip={_safe(request.remote_addr or '-')}")
+    if in_request:
+        remote_addr = request._get_current_object().remote_addr  # type: ignore[attr-defined]
+        parts.append(f"ip={_safe(remote_addr or '-')}")
         parts.append(f"rid={_request_id()}")
     log.info("audit %s", " ".join(parts))
 
@@ -54,7 +56,7 @@ def audit(event: str, **fields: Any) -> None:
 def audit_context(**fields: Any) -> None:
     """Fields every later audit line of this request carries (e.g. the client)."""
     if has_request_context():
-        g.setdefault("audit_context", {}).update(
+        _globals().setdefault("audit_context", {}).update(
             {k: v for k, v in fields.items() if v not in (None, "")})
 
 
@@ -66,6 +68,13 @@ def _safe(value: Any) -> str:
 def _request_id() -> str:
     """The request's id (the one web.errors.request_id gives and X-Request-Id echoes);
     set here the same way when nothing asked for it yet."""
-    if "request_id" not in g:
-        g.request_id = secrets.token_hex(6)
-    return str(g.request_id)
+    ctx_g = _globals()
+    rid = ctx_g.get("request_id")
+    if rid is None:
+        rid = ctx_g.request_id = secrets.token_hex(6)
+    return str(rid)
+
+
+def _globals() -> Any:
+    # flask.g itself, not the proxy: each read through the proxy costs several times this.
+    return g._get_current_object()

@@ -85,7 +85,7 @@ def audit_token_response(resp: Response) -> None:
 def request_client() -> str:
     """The client a token-endpoint request names (Basic auth or the form)."""
     try:
-        auth = request.authorization
+        auth = request._get_current_object().authorization  # type: ignore[attr-defined]
     except Exception:  # undecodable Basic credentials: the endpoint refuses them anyway
         auth = None
     return (auth.username if auth and auth.username else "") or _form("client_id")
@@ -96,7 +96,7 @@ def _form(name: str) -> str:
     short): the answer being observed already says so, and an after-request hook must
     not turn it into a 500."""
     try:
-        return request.form.get(name, "")
+        return str(request._get_current_object().form.get(name, ""))  # type: ignore[attr-defined]
     except HTTPException:
         return ""
 
