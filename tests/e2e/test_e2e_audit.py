@@ -14,8 +14,9 @@ import requests
 from .stack import CONFIDENTIAL, RelyingParty, browser, qr_login, scan, start_stack
 
 SCOPE = "openid profile offline_access"
+OPAQUE = ("opaque-app", "opaque-app-secret-0123456789abcdef", "https://opaque.example/cb")
 # Every credential the tests see; none may ever reach either log.
-SEEN: list[str] = [CONFIDENTIAL[1], "emulated-app-secret"]
+SEEN: list[str] = [CONFIDENTIAL[1], OPAQUE[1], "emulated-app-secret"]
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +28,12 @@ log_format = "json"
 log_level = "warning"
 audit_log = "{work}/audit.log"
 proxy_hops = 1
+
+[[clients]]
+client_id = "{OPAQUE[0]}"
+client_secret = "{OPAQUE[1]}"
+redirect_uris = ["{OPAQUE[2]}"]
+access_token_format = "opaque"
 """)
     yield s
     s.stop()
@@ -38,9 +45,9 @@ def events(stack, **match) -> list[dict]:
     return [e for e in found if all(e.get(k) == v for k, v in match.items())]
 
 
-def signed_in(stack, b=None):
+def signed_in(stack, b=None, **client: str):
     b = b if b is not None else browser()
-    rp = RelyingParty(stack, scope=SCOPE)
+    rp = RelyingParty(stack, scope=SCOPE, **client)
     started = rp.start()
     back = qr_login(stack, started["url"], "zhangsan", b=b)
     SEEN.append(parse_qs(urlsplit(back).query)["code"][0])
@@ -61,6 +68,19 @@ def test_audit_login_and_token_issue_name_who_client_ip_and_request_id(stack):
     token = events(stack, event="token", outcome="success")[-1]
     assert (token["sub"], token["client"]) == ("zhangsan", CONFIDENTIAL[0])
     assert token["grant_type"] == "authorization_code"
+
+
+def test_audit_token_issue_names_who_also_for_an_opaque_access_token(stack):
+    _, rp, token = signed_in(stack, client_id=OPAQUE[0], client_secret=OPAQUE[1],
+                             redirect_uri=OPAQUE[2])
+    assert "." not in token["access_token"]  # nothing to read the subject from
+    issued = events(stack, event="token", outcome="success")[-1]
+    assert (issued["sub"], issued["client"]) == ("zhangsan", OPAQUE[0])
+    assert issued["scope"] == SCOPE.replace(" ", "+")
+    new = rp.refresh(token["refresh_token"])
+    SEEN.extend(new[k] for k in ("access_token", "refresh_token", "id_token"))
+    refresh = events(stack, event="refresh", outcome="success")[-1]
+    assert (refresh["sub"], refresh["client"]) == ("zhangsan", OPAQUE[0])
 
 
 def test_audit_request_id_is_the_one_the_response_names(stack):

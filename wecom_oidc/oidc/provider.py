@@ -10,14 +10,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Response
+from flask import Response, g
 from flask import request as flask_request
 
 from ..config import AUTHORIZATION_CODE, DEVICE_CODE, Settings
@@ -79,6 +79,14 @@ class BridgeRequest(FlaskOAuth2Request):
         self.headers = request.headers
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
+
+
+class IssuedToken(NamedTuple):
+    """What a token response gave, and to whom."""
+
+    sub: str
+    client_id: str
+    scope: str
 
 
 class Provider(AuthorizationServer):
@@ -202,6 +210,9 @@ class Provider(AuthorizationServer):
         scope = token.get("scope", "")
         base = {"client_id": request.client.client_id, "sub": user.sub, "scope": scope,
                 "iat": now, "grant_id": user.sid or None}
+        # For the token endpoint's audit line (ops/hooks.py): who got it, whatever the
+        # access token's format, without reading the answer back.
+        g.issued_token = IssuedToken(user.sub, request.client.client_id, scope)
         username = user.claims.get("preferred_username", user.sub)
         if username != user.sub:
             base["username"] = username
