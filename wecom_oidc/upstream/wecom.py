@@ -3,11 +3,12 @@ web/QR login anywhere else, and the callback turned into an Identity."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from ..config import Settings, WecomSettings
 from ..errors import DirectoryUnavailable, LoginCancelled, UpstreamDenied, UpstreamError
@@ -56,22 +57,16 @@ class WecomUpstream:
 
     def login_url(self, login: LoginRequest) -> str:
         s = self.settings
-        state, callback_url, lang = login.state, login.callback_url, login.lang
+        state = quote_plus(login.state)
         if is_wecom_client(login.user_agent):
             private = any(sc in s.privateinfo_scopes for sc in login.scopes)
-            # Parameter order as documented; the fragment must stay last (§2).
-            query = urlencode([
-                ("appid", s.corp_id), ("redirect_uri", callback_url), ("response_type", "code"),
-                ("scope", "snsapi_privateinfo" if private else "snsapi_base"),
-                ("state", state), ("agentid", str(s.agent_id)),
-            ])
-            return f"{s.authorize_url}?{query}#wechat_redirect"
-        query = urlencode([
-            ("login_type", "CorpApp"), ("appid", s.corp_id), ("agentid", str(s.agent_id)),
-            ("redirect_uri", callback_url), ("state", state),
-            ("lang", "en" if lang.lower().startswith("en") else "zh"),
-        ])
-        return f"{s.web_login_url}?{query}"
+            head, tail = _in_app_url(s.authorize_url, s.corp_id, s.agent_id,
+                                     login.callback_url, private)
+        else:
+            head, tail = _web_login_url(s.web_login_url, s.corp_id, s.agent_id,
+                                        login.callback_url,
+                                        "en" if login.lang.lower().startswith("en") else "zh")
+        return f"{head}{state}{tail}"
 
     def complete_login(self, params: Mapping[str, str]) -> Identity:
         code = params.get("code", "")
@@ -172,6 +167,30 @@ class WecomUpstream:
             department_lineage=departments, unplaced=self.directory is not None,
             attributes=attributes(member, departments),
         )
+
+
+# A login URL is the same but for its state: the rest is encoded once per callback URL
+# (urlencode was most of login_url's instructions).
+
+@functools.lru_cache(maxsize=64)
+def _in_app_url(authorize_url: str, corp_id: str, agent_id: int | str, callback_url: str,
+                private: bool) -> tuple[str, str]:
+    """The in-app OAuth page's URL around the state. Parameter order as documented;
+    the fragment must stay last (§2)."""
+    head = urlencode([("appid", corp_id), ("redirect_uri", callback_url),
+                      ("response_type", "code"),
+                      ("scope", "snsapi_privateinfo" if private else "snsapi_base")])
+    tail = urlencode([("agentid", str(agent_id))])
+    return f"{authorize_url}?{head}&state=", f"&{tail}#wechat_redirect"
+
+
+@functools.lru_cache(maxsize=64)
+def _web_login_url(web_login_url: str, corp_id: str, agent_id: int | str, callback_url: str,
+                   lang: str) -> tuple[str, str]:
+    """The web (QR) login page's URL around the state."""
+    head = urlencode([("login_type", "CorpApp"), ("appid", corp_id),
+                      ("agentid", str(agent_id)), ("redirect_uri", callback_url)])
+    return f"{web_login_url}?{head}&state=", "&" + urlencode([("lang", lang)])
 
 
 def attributes(member: dict[str, Any], departments: tuple[int, ...]) -> dict[str, Any]:
