@@ -186,8 +186,9 @@ def test_sqlite_writers_leave_the_wal_to_the_checkpointing_thread(tmp_path):
     for i in range(1500):  # ~1,500 pages, past SQLite's default checkpoint at 1,000
         store.put("code", f"k{i}", {"pad": "x" * 3000}, ttl=600)
     assert os.path.getsize(path) == empty  # nothing copied back by a writer
+    # Until the copy is done (it grows the file page by page, so not just any change).
     deadline = time.monotonic() + 10
-    while os.path.getsize(path) == empty and time.monotonic() < deadline:
+    while os.path.getsize(path) <= 1500 * 3000 and time.monotonic() < deadline:
         time.sleep(0.1)
     assert os.path.getsize(path) > 1500 * 3000
     assert store.get("code", "k1499") == {"pad": "x" * 3000}
