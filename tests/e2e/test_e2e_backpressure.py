@@ -19,20 +19,28 @@ def stack(tmp_path_factory):
     s.stop()
 
 
-def callback(stack) -> requests.Response:
+def scanned(stack) -> tuple[requests.Session, str]:
+    """A browser at the point of coming back from WeCom: (it, the callback URL)."""
     b = browser()
-    return b.get(scan(stack, b, RelyingParty(stack).start()["url"], "lisi"),
-                 allow_redirects=False)
+    return b, scan(stack, b, RelyingParty(stack).start()["url"], "lisi")
+
+
+def callback(stack, at: tuple[requests.Session, str] | None = None) -> requests.Response:
+    b, url = at or scanned(stack)
+    return b.get(url, allow_redirects=False)
 
 
 def test_e2e_45009_try_again_page_shared_backoff_then_logins_resume(stack):
+    # The next logins are brought to their callback first: the back-off lasts 2 s, and
+    # on a loaded machine a login's way there (authorize, QR page, scan) can take 0.7 s.
+    waiting = [scanned(stack) for _ in range(4)]
     stack.emu("POST", "faults", api="auth/getuserinfo", errcode=45009, count=1)
     first = callback(stack)
     assert first.status_code == 503 and "一分钟后再试" in first.text and "45009" in first.text
     assert first.headers["Retry-After"] == "60"
     sent = stack.calls("auth/getuserinfo")
-    for _ in range(4):  # both workers: refused without calling WeCom
-        assert callback(stack).status_code == 503
+    for at in waiting:  # both workers: refused without calling WeCom
+        assert callback(stack, at).status_code == 503
     assert stack.calls("auth/getuserinfo") == sent
     metrics = requests.get(stack.bridge_url + "/metrics", timeout=5).text
     assert 'wecom_oidc_wecom_backoff_total{api="auth/getuserinfo"} 4.0' in metrics
