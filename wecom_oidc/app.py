@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Flask
+from flask.sessions import NullSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import redact
@@ -38,9 +39,22 @@ from .web.views import make_root_blueprint
 log = logging.getLogger(__name__)
 
 
+class _NoSessions(SecureCookieSessionInterface):
+    """The bridge keeps no Flask session (its login state is in the store, its cookie
+    is its own): one shared null session, which refuses writes, rather than a new one
+    made for every request."""
+
+    _null = NullSession()
+
+    def open_session(self, app: Flask, request: Any) -> NullSession:
+        return self._null
+
+
 class BridgeFlask(Flask):
     """Flask, with the sync check of views and hooks done once per function: Flask asks
     inspect on every call (a dozen a request, ~36 a login) whether each is async."""
+
+    session_interface = _NoSessions()
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         checked = self._checked

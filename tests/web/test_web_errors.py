@@ -149,3 +149,17 @@ def test_views_and_hooks_are_checked_for_async_once_not_per_request(build_app, m
     assert first > 1  # the view and the hooks, once
     assert http.get("/healthz").status_code == 200
     assert len(asked) == first
+
+
+def test_the_bridge_makes_no_flask_session_per_request_and_none_can_be_written(build_app):
+    import flask
+
+    app = build_app()[0]
+    seen = []
+    for _ in range(2):
+        with app.test_request_context("/healthz"):
+            app.preprocess_request()
+            seen.append(flask.session._get_current_object())
+            with pytest.raises(RuntimeError):
+                flask.session["user"] = "x"
+    assert seen[0] is seen[1] and not seen[0]
