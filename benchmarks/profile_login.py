@@ -6,7 +6,10 @@ and prints the CPU time per endpoint and per request hook, then, with `--top K`,
 functions with the most CPU of their own (cProfile with a CPU clock; its overhead
 inflates the absolute figures, the order is what to read).
 
-    python benchmarks/profile_login.py [--logins 300] [--top 25]
+    python benchmarks/profile_login.py [--logins 300] [--top 25] [--store URL]
+
+`--store redis://127.0.0.1:6379/15` runs the same logins on that Redis (keys under a fresh
+key_prefix, deleted afterwards) instead of a temporary SQLite file.
 
 Instructions (steady on a shared machine): under valgrind with `--callgrind`, as
 benchmarks/profile_token.py explains; divide the `totals:` of the out file by N.
@@ -79,8 +82,10 @@ def main() -> int:
     parser.add_argument("--dump", help="with --top: write the pstats file here")
     parser.add_argument("--callgrind", action="store_true",
                         help="under valgrind (--instr-atstart=no): instrument the logins only")
+    parser.add_argument("--store", help="a Redis store URL instead of a temporary SQLite file")
     args = parser.parse_args()
 
+    import secrets
     import subprocess
 
     import requests
@@ -105,7 +110,16 @@ def main() -> int:
 
         with tempfile.TemporaryDirectory(prefix="wecom-oidc-profile-") as tmp:
             work = Path(tmp)
-            (work / "bridge.toml").write_text(bridge_config(8000, url, work), encoding="utf-8")
+            config = bridge_config(8000, url, work)
+            if args.store:
+                from wecom_oidc.oidc.keys import generate_key
+
+                generate_key(work / "keys")  # a shared store never makes its own key
+                sep = "&" if "?" in args.store else "?"
+                prefix = f"profile-{secrets.token_hex(4)}:"
+                config = config.replace(f'url = "sqlite:///{work}/bridge.db"',
+                                        f'url = "{args.store}{sep}key_prefix={prefix}"')
+            (work / "bridge.toml").write_text(config, encoding="utf-8")
             app = create_app(load_settings(str(work / "bridge.toml"), env={}))
             for _ in range(20):  # warm: imports, the WeCom token, pooled connections
                 login(app, mint(), Cpu())
@@ -131,6 +145,8 @@ def main() -> int:
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+        if args.store:
+            _drop_prefix(args.store, prefix)
     n = args.logins
     print(f"CPU per login, in process (no server, no sockets to the bridge): "
           f"{1000 * total / n:.2f} ms over {n} logins"
@@ -145,6 +161,15 @@ def main() -> int:
         if args.callers:
             stats.print_callers(args.callers)
     return 0
+
+
+def _drop_prefix(url: str, prefix: str) -> None:
+    import redis
+
+    r = redis.Redis.from_url(url)
+    keys = list(r.scan_iter(match=prefix + "*", count=1000))
+    for i in range(0, len(keys), 500):
+        r.delete(*keys[i:i + 500])
 
 
 if __name__ == "__main__":
