@@ -116,6 +116,34 @@ def test_redis_store_recovers_when_the_server_comes_back(tmp_path):
         server.stop()
 
 
+def test_redis_scripts_lost_by_the_server_are_loaded_again(tmp_path):
+    """Scripts run by their SHA; a server that forgot them (restart, SCRIPT FLUSH) gets
+    them again on first use. A throwaway server: SCRIPT FLUSH is server-wide."""
+    import redis
+    from redis_server import RedisServer, binary_or_skip
+
+    binary_or_skip()
+    server = RedisServer(tmp_path).start()
+    store = open_store(server.url)
+    raw = redis.Redis.from_url(server.url)
+    try:
+        record = {"grant_id": "g1", "v": 1}
+        store.put("code", "a", record, ttl=60)
+        assert store.incr_many("rate", [("k", 60, 1, 10)]) == [1]
+        raw.script_flush()
+        store.put("code", "b", record, ttl=60)
+        assert store.incr_many("rate", [("k", 60, 1, 10)]) == [2]
+        store.index_add_many([("member_grants", "zhangsan", "sid", 60)])
+        assert store.index_members("member_grants", "zhangsan") == ["sid"]
+        assert store.delete_if("code", "a", record)
+        assert store.revoke_grant("g1") == 1
+        assert store.get("code", "b") is None
+    finally:
+        raw.close()
+        store.close()
+        server.stop()
+
+
 # -- several OS processes on one Redis ----------------------------------------------------
 
 KEYS = [f"code-{i}" for i in range(30)]

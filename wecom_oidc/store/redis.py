@@ -34,7 +34,7 @@ from typing import Any, Literal
 
 import redis
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisClusterException
+from redis.exceptions import NoScriptError, RedisClusterException
 from redis.retry import Retry
 
 from ..errors import StoreUnavailable
@@ -228,6 +228,8 @@ class RedisStore:
         self._index_add = client.register_script(_INDEX_ADD)
         self._index_add_many = client.register_script(_INDEX_ADD_MANY)
         self._index_members = client.register_script(_INDEX_MEMBERS)
+        # Standalone and Sentinel: one pool behind the client (Cluster has one per node).
+        self._pool = None if cluster else getattr(client, "connection_pool", None)
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -250,6 +252,32 @@ class RedisStore:
     def _grant_key(self, grant_id: str) -> str:
         return f"{self.prefix}g:{hash_key('grant', grant_id)}"
 
+    # -- commands -------------------------------------------------------------------------
+
+    def _command(self, *args: Any) -> Any:
+        """One command and its raw reply on a pooled connection, the way redis-py's
+        execute_command runs it (the connection's retry policy: a connection error
+        disconnects, then the command is sent again) without its per-command layers
+        (response callbacks, event dispatch, metrics hooks): a third of a GET's
+        instructions. Only for commands whose raw reply is what we use."""
+        pool = self._pool
+        if pool is None:
+            return self._r.execute_command(*args)
+        conn = pool.get_connection()
+        try:
+            return conn.retry.call_with_retry(lambda: _round_trip(conn, args),
+                                              lambda _error: conn.disconnect())
+        finally:
+            pool.release(conn)
+
+    def _eval(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+        if self._pool is None:
+            return script(keys=keys, args=args)
+        try:
+            return self._command("EVALSHA", script.sha, len(keys), *keys, *args)
+        except NoScriptError:  # the server lost it (restart, SCRIPT FLUSH): load, run
+            return script(keys=keys, args=args)
+
     # -- StateStore ---------------------------------------------------------------------
 
     def _set(self, kind: str, key: str, record: dict[str, Any], ttl: float, nx: bool) -> bool:
@@ -258,10 +286,12 @@ class RedisStore:
         rkey, text, grant = self._key(kind, key), dump_record(record), grant_of(record)
         with _ERRORS:
             if grant is None:
-                return bool(self._r.set(rkey, text, px=ms, nx=nx))
+                if nx:
+                    return bool(self._command("SET", rkey, text, "PX", ms, "NX"))
+                return bool(self._command("SET", rkey, text, "PX", ms))
             gkey = self._grant_key(grant)
             if not self.cluster:
-                return bool(self._write(keys=[rkey, gkey], args=[text, ms, "1" if nx else "0"]))
+                return bool(self._eval(self._write, [rkey, gkey], [text, ms, "1" if nx else "0"]))
             if not self._r.set(rkey, text, px=ms, nx=nx):
                 return False
             self._grant_add(keys=[gkey], args=[rkey, ms])
@@ -276,7 +306,7 @@ class RedisStore:
     def get(self, kind: str, key: str) -> dict[str, Any] | None:
         rkey = self._key(kind, key)
         with _ERRORS:
-            text = self._r.get(rkey)
+            text = self._command("GET", rkey)
         return load_record(text) if text is not None else None
 
     def get_many(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
@@ -291,7 +321,7 @@ class RedisStore:
     def take(self, kind: str, key: str) -> dict[str, Any] | None:
         rkey = self._key(kind, key)
         with _ERRORS:
-            text = self._r.getdel(rkey)
+            text = self._command("GETDEL", rkey)
         return load_record(text) if text is not None else None
 
     def delete(self, kind: str, key: str) -> None:
@@ -302,7 +332,7 @@ class RedisStore:
     def delete_if(self, kind: str, key: str, record: dict[str, Any]) -> bool:
         rkey = self._key(kind, key)
         with _ERRORS:
-            return bool(self._delete_if(keys=[rkey], args=[dump_record(record)]))
+            return bool(self._eval(self._delete_if, [rkey], [dump_record(record)]))
 
     def incr(self, kind: str, key: str, ttl: float, amount: int = 1) -> int:
         return self.incr_many(kind, [(key, ttl, amount, NO_CEILING)])[0]
@@ -314,7 +344,7 @@ class RedisStore:
                 for _, ttl, amount, ceiling in checked]
         with _ERRORS:
             if not self.cluster:
-                return [int(n) for n in self._incr(keys=keys, args=sum(args, []))]
+                return [int(n) for n in self._eval(self._incr, keys, sum(args, []))]
             # A script may only touch keys of one slot: a cluster counts key by key.
             values: list[int] = []
             for key, arg in zip(keys, args, strict=True):
@@ -339,7 +369,7 @@ class RedisStore:
         skey, member = self._set_key(kind, key), check_member(member)
         ms = max(1, math.ceil(check_ttl(ttl) * 1000))
         with _ERRORS:
-            self._index_add(keys=[skey], args=[member, ms])
+            self._eval(self._index_add, [skey], [member, ms])
 
     def index_add_many(self, entries: Sequence[IndexEntry]) -> None:
         checked = [(self._set_key(kind, key), check_member(member),
@@ -349,8 +379,8 @@ class RedisStore:
             return
         with _ERRORS:
             if not self.cluster:
-                self._index_add_many(keys=[k for k, _, _ in checked],
-                                     args=[a for _, m, ms in checked for a in (m, ms)])
+                self._eval(self._index_add_many, [k for k, _, _ in checked],
+                           [a for _, m, ms in checked for a in (m, ms)])
                 return
             # A script may only touch keys of one slot: a cluster adds set by set.
             for skey, member, ms in checked:
@@ -359,7 +389,7 @@ class RedisStore:
     def index_members(self, kind: str, key: str) -> list[str]:
         skey = self._set_key(kind, key)
         with _ERRORS:
-            return sorted(self._index_members(keys=[skey]))
+            return sorted(self._eval(self._index_members, [skey], []))
 
     def index_remove(self, kind: str, key: str, member: str) -> None:
         skey = self._set_key(kind, key)
@@ -378,6 +408,11 @@ class RedisStore:
             if pool is not None:  # Sentinel/explicit pools are not closed by client.close()
                 with contextlib.suppress(redis.RedisError, OSError):
                     pool.disconnect()
+
+
+def _round_trip(conn: Any, args: tuple[Any, ...]) -> Any:
+    conn.send_command(*args)
+    return conn.read_response()
 
 
 class _Errors:
