@@ -147,6 +147,9 @@ def _write_without_waiting(path: str, barrier, results) -> None:
     from wecom_oidc.store import sqlite as module
 
     module.BUSY_TIMEOUT_MS = 0
+    # The checkpointing thread takes SQLite's reader slots for an instant now and then
+    # (a writer meeting that waits in the busy handler, rarely); this is about writers.
+    module.CHECKPOINT_EVERY = 3600
     store = SqliteStore(path)
     barrier.wait()
     failed = 0
