@@ -202,20 +202,15 @@ def test_transport_answer_that_closes_the_connection_is_not_reused(serve):
     transport.close()
 
 
-def test_transport_reads_a_chunked_answer(serve):
-    chunked = (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-               b"5\r\n{\"err\r\n8\r\ncode\":0}\r\n0\r\n\r\n")
-    server = serve(lambda conn, srv: (srv.read_head(conn), conn.sendall(chunked)))
-    base = f"http://127.0.0.1:{server.port}"
-    transport = PooledTransport(base, (1, 1))
-    assert transport.send("user/get", "GET", f"{base}/cgi-bin/user/get", None, {}) == (
-        200, b'{"errcode":0}')
-    transport.close()
-
-
-def test_transport_reads_the_answer_after_an_interim_one(serve):
-    interim = b"HTTP/1.1 100 Continue\r\nX-Note: wait\r\n\r\n" + OK
-    server = serve(lambda conn, srv: (srv.read_head(conn), conn.sendall(interim)))
+@pytest.mark.parametrize("answer", [
+    # chunked
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"5\r\n{\"err\r\n8\r\ncode\":0}\r\n0\r\n\r\n",
+    # after an interim answer
+    b"HTTP/1.1 100 Continue\r\nX-Note: wait\r\n\r\n" + OK,
+], ids=["chunked", "after-interim"])
+def test_transport_reads_the_answer_however_it_is_framed(serve, answer):
+    server = serve(lambda conn, srv: (srv.read_head(conn), conn.sendall(answer)))
     base = f"http://127.0.0.1:{server.port}"
     transport = PooledTransport(base, (1, 1))
     assert transport.send("user/get", "GET", f"{base}/cgi-bin/user/get", None, {}) == (
