@@ -10,8 +10,9 @@ that finds SQLite's lock taken by another process sleeps in SQLite's busy handle
 then 2, 5, 10 ms and more, however soon the lock is free. Under a login rush that was
 about one statement in 25, at 6.5 ms each: most of the time the store spent. On the
 flock a writer is woken the moment the other process is done, and SQLite's own lock is
-then always free for it; busy_timeout stays as the fallback for any other writer of the
-file (`wecom-oidc` commands run beside the server).
+then free for it but for rare instants (a checkpoint below holding SQLite's reader
+slots); busy_timeout stays for those and for any other writer of the file (`wecom-oidc`
+commands run beside the server).
 
 Why a thread checkpoints: by default the commit that grows the WAL past 1,000 pages
 copies it back into the database and fsyncs, with the writers' lock held: on this VM's
