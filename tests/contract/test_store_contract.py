@@ -177,10 +177,13 @@ def test_store_short_ttl_expires_in_real_time(store: StateStore, elapse):
 
 
 def test_store_put_refreshes_ttl_in_real_time(store: StateStore, elapse):
-    store.put("code", "k", {"v": 1}, ttl=0.6)
-    elapse(0.35)
-    store.put("code", "k", {"v": 2}, ttl=0.6)
-    elapse(0.35)
+    # Past the first TTL by 0.3 s, inside the second by 0.6 s: a loaded machine that
+    # stalls this process between the second put and the get (0.25 s was seen) must
+    # not decide it.
+    store.put("code", "k", {"v": 1}, ttl=1.5)
+    elapse(0.9)
+    store.put("code", "k", {"v": 2}, ttl=1.5)
+    elapse(0.9)
     assert store.get("code", "k") == {"v": 2}
 
 
