@@ -36,7 +36,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
 from conftest import EMULATOR_UNDER_SERVE  # noqa: E402
 from e2e.stack import bridge_config, free_port, wait_http  # noqa: E402
-from profile_token import callgrind  # noqa: E402
+from profile_token import measured  # noqa: E402
 from test_bench_login import AUTHORIZE, BASIC, VERIFIER, WEB_REDIRECT  # noqa: E402
 
 CALLBACK = "http://127.0.0.1:8000/wecom/callback"
@@ -130,18 +130,8 @@ def main() -> int:
                                 for f in funcs]
             codes = [mint() for _ in range(args.logins)]
             profiler = cProfile.Profile(time.process_time) if args.top else None
-            if args.callgrind:
-                callgrind(True)
-            started = time.process_time()
-            if profiler:
-                profiler.enable()
-            for code in codes:
-                login(app, code, cpu)
-            if profiler:
-                profiler.disable()
-            total = time.process_time() - started
-            if args.callgrind:
-                callgrind(False)
+            total = measured(lambda: [login(app, code, cpu) for code in codes], profiler,
+                             args.callgrind)
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)

@@ -103,6 +103,24 @@ def callgrind(on: bool) -> None:
                    check=True, stdout=subprocess.DEVNULL)
 
 
+def measured(run: Callable[[], Any], profiler: cProfile.Profile | None,
+             under_callgrind: bool) -> float:
+    """CPU seconds of run(), with cProfile and callgrind's instrumentation (when asked)
+    on around it only."""
+    if under_callgrind:
+        callgrind(True)
+    started = time.process_time()
+    if profiler:
+        profiler.enable()
+    run()
+    if profiler:
+        profiler.disable()
+    spent = time.process_time() - started
+    if under_callgrind:
+        callgrind(False)
+    return spent
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mode", choices=["token", "token-opaque", "userinfo",
@@ -134,18 +152,7 @@ def main() -> int:
         else:
             items, op = [exchange(mint())["access_token"]] * args.n, userinfo
         profiler = cProfile.Profile() if args.top else None
-        if args.callgrind:
-            callgrind(True)
-        started = time.process_time()
-        if profiler:
-            profiler.enable()
-        for item in items:
-            op(item)
-        if profiler:
-            profiler.disable()
-        spent = time.process_time() - started
-        if args.callgrind:
-            callgrind(False)
+        spent = measured(lambda: [op(item) for item in items], profiler, args.callgrind)
     print(f"{args.mode}: {1000 * spent / args.n:.3f} ms CPU per operation over {args.n}"
           + (" (cProfile on: inflated)" if profiler else ""))
     if profiler:
