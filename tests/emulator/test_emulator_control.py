@@ -155,3 +155,21 @@ def test_login_bad_scope_answers_400(client):
 def test_control_body_not_json_object_answers_400(client):
     response = client.post("/_emulator/latency", data=b"[1]", content_type="application/json")
     assert response.status_code == 400
+
+
+def test_latency_is_the_whole_answer_time_not_added_to_the_work(client, token, monkeypatch):
+    # A call whose own work takes 0.2 s answers at the 0.3 s latency, not at 0.5 s:
+    # the emulator's work is inside the latency, as real WeCom's is inside its own.
+    from wecom_oidc.emulator.state import EmulatorState
+
+    check = EmulatorState.check_token
+
+    def slow_check(self, access_token):
+        time.sleep(0.2)
+        return check(self, access_token)
+
+    client.post("/_emulator/latency", json={"api": "tag/list", "ms": 300})
+    monkeypatch.setattr(EmulatorState, "check_token", slow_check)
+    started = time.monotonic()
+    api(client, "tag/list", token)
+    assert 0.3 <= time.monotonic() - started < 0.45

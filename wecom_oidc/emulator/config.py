@@ -13,7 +13,7 @@ The TOML file uses the field names below at its top level, for example::
     token_ttl = 7200
     code_ttl = 300
     ticket_ttl = 1800
-    latency = { "auth/getuserinfo" = 200 } # ms per API ("*" = every API)
+    latency = { "auth/getuserinfo" = 200 } # ms to answer, per API ("*" = every API)
     faults = [{ api = "gettoken", errcode = -1, count = 2 }]
 """
 

@@ -3,7 +3,8 @@
 POST /_emulator/faults        {"api": "auth/getuserinfo" | "*", "errcode": 45009 | "http_500"
                                | "drop", "count": 1}       the next `count` calls fail
 GET  /_emulator/faults        queued faults and latency
-POST /_emulator/latency       {"api": ..., "ms": 200}      added before every call (0 removes)
+POST /_emulator/latency       {"api": ..., "ms": 200}      each call answers 200 ms after it
+                               arrived, its own work inside that (0 removes)
 POST /_emulator/expire-tokens {"mode": "revoke" | "expire"} revoke (default): next call 40014;
                                expire: next call 42001
 POST /_emulator/advance       {"seconds": 301}             move the emulator's clock forward
