@@ -3,6 +3,9 @@ talking to the WeCom emulator over sockets (one process)."""
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
 import requests
 from e2e.stack import WECOM_UA, RelyingParty, browser, inapp_login, qr_login
 from flask import Response
@@ -158,6 +161,24 @@ def test_login_outcome_reads_the_callback_response():
     assert login_outcome(Response(status=403)) == "denied"
     assert login_outcome(Response(status=502)) == "error"
     assert login_outcome(Response(status=400)) == "error"
+
+
+@pytest.mark.parametrize("location", [
+    "https://rp/cb?code=x&state=y", "https://rp/cb?code=&state=y", "https://rp/cb?co%64e=1",
+    "https://rp/cb?code", "https://rp/cb?&&code=1", "https://rp/cb#code=1",
+    "https://rp/cb?x=1#code=2", "https://rp/cb?error=access%5Fdenied",
+    "https://rp/cb?error=access_denied&error=x", "https://rp/cb?error=access_denied+",
+    "https://rp/cb?error=access_denied&code=1", "https://rp/cb?%zz=1&error=%zz", ""])
+@pytest.mark.parametrize("status", [302, 200])
+def test_login_outcome_reads_the_query_as_parse_qs_does(location, status):
+    """Only the code and error fields are decoded now: the outcome stays what parsing
+    the whole query said, for a redirect and for the in-app Refresh page."""
+    resp = Response(status=status, headers={"Location": location} if status == 302 else
+                    {"Refresh": f"0; url={location}"})
+    query = parse_qs(urlsplit(location).query or urlsplit(location).fragment)
+    expected = "success" if "code" in query else (
+        "denied" if query.get("error") == ["access_denied"] else "error")
+    assert login_outcome(resp) == (expected if status == 302 or location else "error")
 
 
 def test_login_mode_follows_the_wxwork_user_agent_rule():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -116,11 +116,25 @@ def login_outcome(resp: Response) -> str:
     """success: back to the app with a code; denied: access_denied (declined, refused
     member); error: anything else (bad state, WeCom or store failure). In-app logins
     leave by a page with a Refresh header (web/fragment.py) instead of a redirect."""
-    moving_on = resp.headers.get("Refresh", "").partition("url=")[2]
+    h = resp.headers
+    moving_on = (first_header(h, "Refresh") or "").partition("url=")[2]
     if resp.status_code in (301, 302, 303, 307) or moving_on:
-        target = urlsplit(resp.headers.get("Location") or moving_on)
-        query = parse_qs(target.query or target.fragment)
-        if "code" in query:
-            return "success"
-        return "denied" if query.get("error") == ["access_denied"] else "error"
+        target = urlsplit(first_header(h, "Location") or moving_on)
+        errors = []
+        for name, value in _fields(target.query or target.fragment):
+            if name == "code":
+                return "success"
+            if name == "error":
+                errors.append(unquote(value.replace("+", " ")))
+        return "denied" if errors == ["access_denied"] else "error"
     return "denied" if resp.status_code == 403 else "error"
+
+
+def _fields(query: str) -> Any:
+    """The (name, raw value) of each field parse_qs(query) keeps (one with a value),
+    the name decoded as parse_qs does: only the names decoded and the error's value
+    (parse_qs decoded every field, about 40k instructions per callback)."""
+    for field in query.split("&"):
+        name, eq, value = field.partition("=")
+        if eq and value:
+            yield unquote(name.replace("+", " ")), value
