@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response
 from ..errors import LoginFromOtherBrowser, LoginStateError
 from ..oidc.provider import Provider
 from ..store.kinds import Kind
+from .session_cookie import set_cookie
 
 LOGIN = Kind.LOGIN
 BINDING_COOKIE_SUFFIX = "_login"
@@ -86,9 +87,8 @@ def bind_browser(provider: Provider, resp: Response, key: str) -> Response:
     navigation from WeCom's page."""
     s = provider.settings
     https = s.issuer.startswith("https://")
-    resp.set_cookie(_cookie_name(provider), key, max_age=s.tokens.login_state_ttl,
-                    path="/" if https else (s.issuer_path or "/"), secure=https,
-                    httponly=True, samesite="Lax")
+    set_cookie(resp, _cookie_name(provider), key, max_age=s.tokens.login_state_ttl,
+               path="/" if https else (s.issuer_path or "/"), secure=https)
     return resp
 
 

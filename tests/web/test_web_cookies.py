@@ -1,0 +1,37 @@
+"""The bridge's cookies (session, login binding) are written by web/session_cookie.py
+itself: byte for byte the Set-Cookie werkzeug's set_cookie would send."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from werkzeug.wrappers import Response
+
+from wecom_oidc.web.session_cookie import set_cookie
+
+
+def _header(write) -> list[str]:
+    resp = Response()
+    write(resp)
+    return resp.headers.getlist("Set-Cookie")
+
+
+@pytest.mark.filterwarnings("ignore:The 'n' cookie is too large")
+@pytest.mark.parametrize(("name", "value"), [
+    ("wecom_oidc_session", "sid-_1.secret-_2"), ("__Host-wecom_oidc_session_login", "k" * 43),
+    ("n", "a b"), ("n", "é"), ("n", ""), ("n", "a,b;c\\"), ("n", "x" * 5000)])
+@pytest.mark.parametrize("max_age", [28800, 600, 0])
+@pytest.mark.parametrize("path", ["/", "/oidc", "/o idc/é"])
+@pytest.mark.parametrize("secure", [True, False])
+def test_cookie_is_what_werkzeug_writes(name, value, max_age, path, secure):
+    for _ in range(3):  # the two are compared within one second (Expires)
+        second = int(time.time())
+        ours = _header(lambda r: set_cookie(r, name, value, max_age=max_age, path=path,
+                                            secure=secure))
+        theirs = _header(lambda r: r.set_cookie(name, value, max_age=max_age, path=path,
+                                                secure=secure, httponly=True,
+                                                samesite="Lax"))
+        if int(time.time()) == second:
+            break
+    assert ours == theirs
