@@ -6,6 +6,7 @@ one never used); a proxy from the environment is used; TLS is verified."""
 from __future__ import annotations
 
 import datetime
+import http.client
 import ipaddress
 import socket
 import ssl
@@ -230,6 +231,41 @@ def test_transport_sends_the_body_and_headers_of_a_post(serve):
     assert head.startswith(b"POST /cgi-bin/auth/getuserdetail?access_token=t HTTP/1.1\r\n")
     assert b"Content-Length: 19\r\n" in head and b"User-Agent: wecom-oidc\r\n" in head
     assert f"Host: 127.0.0.1:{server.port}\r\n".encode() in head
+
+
+@pytest.mark.parametrize(("method", "body", "headers"), [
+    ("GET", None, {"User-Agent": "wecom-oidc", "Accept": "application/json"}),
+    ("POST", b'{"user_ticket":"x"}',
+     {"User-Agent": "wecom-oidc", "Content-Type": "application/json"}),
+    ("POST", None, {}),
+])
+def test_transport_request_head_is_what_http_client_writes(serve, method, body, headers):
+    """The request head is written once per kind of request and reused: byte for byte
+    what http.client's request() sends (request line, Host, Accept-Encoding, length)."""
+    server = serve(_answer_all)
+    base = f"http://127.0.0.1:{server.port}"
+    path = "/cgi-bin/user/get?userid=zhang%20san&access_token=t"
+    transport = PooledTransport(base, (1, 1))
+    for _ in range(2):  # the second from the remembered head
+        assert transport.send("user/get", method, base + path, body, headers)[0] == 200
+    transport.close()
+    sent: list[bytes] = []
+    recorder = http.client.HTTPConnection("127.0.0.1", server.port)
+    recorder.send = sent.append  # type: ignore[method-assign]
+    recorder.request(method, path, body, headers)
+    for head in server.heads:
+        assert head.partition(b"\r\n\r\n")[0] + b"\r\n\r\n" == sent[0]
+
+
+def test_transport_path_with_a_control_character_is_refused_without_the_url(serve):
+    server = serve(_answer_all)
+    base = f"http://127.0.0.1:{server.port}"
+    transport = PooledTransport(base, (1, 1))
+    with pytest.raises(http.client.InvalidURL) as caught:
+        transport.send("user/get", "GET", f"{base}/cgi-bin/user/get?{SECRET_QUERY}\r\nX: y",
+                       None, {})
+    assert "SECRET" not in str(caught.value) and server.connections == 0
+    transport.close()
 
 
 def test_transport_https_through_the_environments_proxy_is_a_connect_tunnel(serve,
