@@ -34,6 +34,7 @@ from .web.current import PROVIDER, UPSTREAM
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
 from .web.static_json import StaticJson
+from .web.userinfo_front import UserinfoFront
 from .web.views import make_root_blueprint
 
 log = logging.getLogger(__name__)
@@ -112,13 +113,13 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     params.init_app(app)
     init_security_headers(app, (settings.wecom.authorize_url, settings.wecom.web_login_url))
     cors.init_app(app, settings)
-    rate_limits.init_app(app, RateLimiter(store, settings.limits, clock=clock,
-                                          on_limited=metrics.limited),
-                         on_failed_auth=metrics.client_auth_failed)
+    limiter = RateLimiter(store, settings.limits, clock=clock, on_limited=metrics.limited)
+    rate_limits.init_app(app, limiter, on_failed_auth=metrics.client_auth_failed)
     init_ops(app, metrics)  # /readyz, /metrics, request ids, login and token metrics
     init_offboarding(app, provider, upstream, metrics)
-    # Fixed for the life of the process (keys load at start): serialised once.
     prefix = settings.issuer_path
+    app.wsgi_app = userinfo_front(app, provider, limiter)  # type: ignore[method-assign]
+    # Fixed for the life of the process (keys load at start): serialised once.
     app.wsgi_app = StaticJson(app.wsgi_app, {  # type: ignore[method-assign]
         prefix + "/.well-known/openid-configuration": metadata(settings, keys.algs),
         prefix + "/jwks.json": keys.public_jwks()})
@@ -131,6 +132,19 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     log.info("bridge ready issuer=%s clients=%d kid=%s", settings.issuer,
              len(settings.clients), keys.kid)
     return app
+
+
+def userinfo_front(app: Flask, provider: Provider, limiter: RateLimiter) -> UserinfoFront:
+    """The everyday /userinfo call answered in front of Flask (web/userinfo_front.py),
+    counted on the same rate limits, starting this worker's sweeper as a request would."""
+    sweeper = app.extensions.get("wecom_oidc_sweeper")
+
+    def hits(ip: str, client_id: str) -> list[tuple[str, str, int]]:
+        known = client_id if client_id in provider.clients else ""
+        return rate_limits.request_hits("bridge.userinfo", ip, known)
+
+    return UserinfoFront(app.wsgi_app, provider.settings.issuer_path + "/userinfo", provider,
+                         limiter, hits, on_request=sweeper.start if sweeper else lambda: None)
 
 
 def directory_placement(upstream: Upstream, metrics: Metrics) -> Place | None:

@@ -10,6 +10,9 @@ from flask import g, request
 
 from ..oidc.provider import Provider
 
+# Set by the /userinfo front (userinfo_front.RECORD); no header can set it.
+FRONT_RECORD = "wecom_oidc.access_token_record"
+
 _UNSET: Any = object()
 
 
@@ -32,7 +35,10 @@ def access_token_record(provider: Provider) -> dict[str, Any] | None:
     ctx_g = g._get_current_object()
     record: dict[str, Any] | None = ctx_g.get("access_token_record", _UNSET)
     if record is _UNSET:
-        token = bearer_token()
-        record = ctx_g.access_token_record = (
-            provider.access_token_record(token) if token else None)
+        # What the /userinfo front (userinfo_front.py) already found for this token.
+        record = request.environ.get(FRONT_RECORD, _UNSET)
+        if record is _UNSET:
+            token = bearer_token()
+            record = provider.access_token_record(token) if token else None
+        ctx_g.access_token_record = record
     return record

@@ -38,6 +38,8 @@ FAMILIES = {
     "bridge.revoke": "revoke",
     "bridge.userinfo": "userinfo",
 }
+# Set by the /userinfo front (userinfo_front.DECISIONS); no header can set it.
+FRONT_DECISIONS = "wecom_oidc.rate_limit_decisions"
 # Endpoints where the client authenticates (a failure is a guess at its secret).
 CLIENT_AUTH = {"bridge.token", "device.device_authorization", "bridge.introspect",
                "bridge.revoke"}
@@ -66,6 +68,25 @@ def claimed_client_id() -> str:
             return ""
     return request.form.get("client_id", "") if request.method == "POST" else (
         request.args.get("client_id", ""))
+
+
+def request_hits(endpoint: str, ip: str, client_id: str) -> list[tuple[str, str, int]]:
+    """The (rule, key, amount) counters a request to `endpoint` (one of FAMILIES) from
+    `ip` spends, for RateLimiter.hit_many; `client_id` only when it is registered.
+    The address's own counters first, so a request they refuse never spends its
+    client's (hit_many stops at the first refusal)."""
+    family = FAMILIES[endpoint]
+    hits = [(f"{family}_per_ip", ip, 1)]
+    if endpoint in CLIENT_AUTH:
+        # Refused before the secret is even looked at: the right secret does not
+        # help a client locked out by guesses.
+        hits.append(("failed_auth_per_ip", ip, 0))
+        if client_id:
+            hits += [("failed_auth_per_client_ip", f"{client_id} {ip}", 0),
+                     ("failed_auth_per_client", client_id, 0)]
+    if client_id:
+        hits.append((f"{family}_per_client", client_id, 1))
+    return hits
 
 
 def init_app(app: Flask, limiter: RateLimiter, *,
@@ -105,21 +126,10 @@ def init_app(app: Flask, limiter: RateLimiter, *,
         family = FAMILIES.get(endpoint)
         if family is None or req.method == "OPTIONS":
             return
-        ip = req.remote_addr or "-"
-        client_id = client_of_request(endpoint)
-        # One store round trip; the address's own counters first, so a request they
-        # refuse never spends its client's (hit_many stops at the first refusal).
-        hits = [(f"{family}_per_ip", ip, 1)]
-        if endpoint in CLIENT_AUTH:
-            # Refused before the secret is even looked at: the right secret does not
-            # help a client locked out by guesses.
-            hits.append(("failed_auth_per_ip", ip, 0))
-            if client_id:
-                hits += [("failed_auth_per_client_ip", f"{client_id} {ip}", 0),
-                         ("failed_auth_per_client", client_id, 0)]
-        if client_id:
-            hits.append((f"{family}_per_client", client_id, 1))
-        for (rule, _, _), decision in zip(hits, limiter.hit_many(hits), strict=False):
+        hits = request_hits(endpoint, req.remote_addr or "-", client_of_request(endpoint))
+        # Counted already when the /userinfo front (userinfo_front.py) passed it on.
+        decisions = req.environ.get(FRONT_DECISIONS) or limiter.hit_many(hits)
+        for (rule, _, _), decision in zip(hits, decisions, strict=False):
             raise_if_refused(rule, decision)
 
     @app.after_request
