@@ -377,6 +377,30 @@ def test_store_incr_many_stops_after_the_first_counter_above_its_ceiling(store: 
     assert store.incr_many("rate", [("peek", 60, 0, 0), ("after", 60, 1, 9)]) == [0, 1]
 
 
+def test_store_incr_many_of_only_reads_stops_after_the_first_counter_above_its_ceiling(
+        store: StateStore):
+    assert store.incr("rate", "ip", ttl=60, amount=3) == 3
+    assert store.incr("rate", "client", ttl=60, amount=1) == 1
+    assert store.incr_many("rate", [("none", 60, 0, 0), ("ip", 60, 0, 2),
+                                     ("client", 60, 0, 0)]) == [0, 3]
+    assert store.incr_many("rate", [("ip", 60, 0, 3), ("client", 60, 0, 0),
+                                     ("none", 60, 0, 0)]) == [3, 1]
+    assert store.incr_many("rate", [("ip", 60, 0, 9), ("none", 60, 0, 0)]) == [3, 0]
+
+
+@pytest.mark.parametrize("peek", [
+    [("k", 1.0, 0, 99)],
+    [("k", 1.0, 0, 99), ("other", 1.0, 1, 99)],  # a read beside a count
+], ids=["reads-only", "mixed"])
+def test_store_incr_amount_zero_starts_no_window(store: StateStore, elapse, peek):
+    """A read leaves an absent counter absent: its window starts at its first count."""
+    assert store.incr_many("rate", peek)[0] == 0
+    elapse(0.6)
+    assert store.incr("rate", "k", ttl=1.0) == 1
+    elapse(0.6)  # past a window started by the read, within the one the count started
+    assert store.incr("rate", "k", ttl=1.0, amount=0) == 1
+
+
 @pytest.mark.injected_clock
 def test_store_incr_many_keeps_each_counters_own_window(store: StateStore, clock):
     counters = [("short", 5, 1, 99), ("long", 60, 1, 99)]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -175,6 +177,33 @@ def test_sqlite_writers_of_several_processes_queue_instead_of_sleeping(tmp_path)
     store = SqliteStore(path)
     assert store.incr("rate", "shared", 60, 0) == 3 * 300
     store.close()
+
+
+def test_sqlite_counter_reads_do_not_wait_for_the_writers(tmp_path):
+    """incr_many with every amount 0 (the failed-auth peeks of every /token) is a read:
+    it answers while the writers' lock file and SQLite's lock are held (as by a writer
+    of another process)."""
+    path = tmp_path / "shared.db"
+    store = SqliteStore(path)
+    store.incr_many("rate", [("a", 60, 2, 99), ("b", 60, 1, 99)])
+    other = sqlite3.connect(path, isolation_level=None)
+    fd = os.open(str(path) + "-writer", os.O_RDWR)
+    answers: list = []
+    reader = threading.Thread(target=lambda: answers.append(
+        store.incr_many("rate", [("a", 60, 0, 99), ("b", 60, 0, 0), ("c", 60, 0, 99)])))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        other.execute("BEGIN IMMEDIATE")
+        reader.start()
+        reader.join(timeout=30)
+        assert answers == [[2, 1]]
+    finally:
+        other.execute("ROLLBACK")
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        reader.join()
+        other.close()
+        store.close()
 
 
 def test_sqlite_writers_leave_the_wal_to_the_checkpointing_thread(tmp_path):

@@ -68,15 +68,18 @@ class StateStore(Protocol):
         """Atomically add `amount` (>= 0) to a counter and return its new value.
         An absent or expired counter starts at 0 and lives `ttl` seconds from this
         call; later increments do not extend it (a fixed window: rate limits).
-        `amount=0` reads the counter. Counters are a namespace apart from records:
-        get/take/delete never see them."""
+        `amount=0` only reads the counter: one it finds absent or expired stays so,
+        its window starting at its first count. Counters are a namespace apart from
+        records: get/take/delete never see them."""
 
     def incr_many(self, kind: str, counters: Sequence[Increment]) -> list[int]:
         """`incr` for several (key, ttl, amount, ceiling) counters in one round trip
         (a request's rate limits), in order, stopping after the first whose new value
         is above its ceiling: the later ones are left alone (a request refused by its
         own address's limit must not spend its client's). Returns the new values of
-        the counters it reached. Each counter is atomic; the set need not be."""
+        the counters it reached. Each counter is atomic; the set need not be. A call
+        whose amounts are all 0 (a request's peeks at its failed-auth counters) writes
+        nothing: SQLite answers it without taking the writers' lock."""
 
     def revoke_grant(self, grant_id: str) -> int:
         """Delete every record whose record["grant_id"] == grant_id (a token family
@@ -145,6 +148,15 @@ def check_increments(kind: str, counters: Sequence[Increment]) -> list[Increment
     counter moves."""
     return [(hash_key(kind, key), check_ttl(ttl), check_amount(amount), int(ceiling))
             for key, ttl, amount, ceiling in counters]
+
+
+def up_to_ceiling(checked: Sequence[Increment], values: list[int]) -> list[int]:
+    """incr_many's answer from each counter's value: cut after the first one above its
+    ceiling (for backends that read the counters before applying that rule)."""
+    for i, (value, (_, _, _, ceiling)) in enumerate(zip(values, checked, strict=True)):
+        if value > ceiling:
+            return values[:i + 1]
+    return values
 
 
 def check_entries(entries: Sequence[IndexEntry]) -> list[tuple[str, str, float]]:

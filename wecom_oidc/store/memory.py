@@ -140,8 +140,9 @@ class MemoryStore:
                 value, expires_at = self._counters.get(hkey, (0, now))
                 if expires_at <= now:
                     value, expires_at = 0, now + ttl
-                value += amount
-                self._counters[hkey] = (value, expires_at)
+                if amount:  # 0 only reads: the window starts at the first count
+                    value += amount
+                    self._counters[hkey] = (value, expires_at)
                 values.append(value)
                 if value > ceiling:
                     break

@@ -50,6 +50,7 @@ from .base import (
     grant_of,
     hash_key,
     load_record,
+    up_to_ceiling,
 )
 from .redis_url import RedisTarget, parse_redis_url
 
@@ -68,13 +69,18 @@ end
 return 0
 """
 
-# A counter: INCRBY, and an expiry only when the key has none yet (fixed window).
+# A counter: INCRBY, and an expiry only when the key has none yet (fixed window); an
+# amount of 0 only reads (an absent counter stays absent).
 _INCR = """
 local counts = {}
 for i, key in ipairs(KEYS) do
-  counts[i] = redis.call('INCRBY', key, ARGV[3 * i - 1])
-  if redis.call('PTTL', key) < 0 then
-    redis.call('PEXPIRE', key, ARGV[3 * i - 2])
+  if ARGV[3 * i - 1] == '0' then
+    counts[i] = tonumber(redis.call('GET', key) or '0')
+  else
+    counts[i] = redis.call('INCRBY', key, ARGV[3 * i - 1])
+    if redis.call('PTTL', key) < 0 then
+      redis.call('PEXPIRE', key, ARGV[3 * i - 2])
+    end
   end
   if counts[i] > tonumber(ARGV[3 * i]) then break end
 end
@@ -339,10 +345,18 @@ class RedisStore:
 
     def incr_many(self, kind: str, counters: Sequence[Increment]) -> list[int]:
         checked = check_increments(kind, counters)
+        if not checked:
+            return []
         keys = [f"{self.prefix}c:{hkey}" for hkey, _, _, _ in checked]
         args = [[max(1, math.ceil(ttl * 1000)), amount, ceiling]
                 for _, ttl, amount, ceiling in checked]
         with _ERRORS:
+            if not any(amount for _, amount, _ in args):
+                # Only reads (a request's failed-auth peeks): MGET, no script, no write;
+                # a cluster reads slot by slot.
+                texts = (self._r.mget_nonatomic(keys) if self.cluster
+                         else self._command("MGET", *keys))
+                return up_to_ceiling(checked, [int(t or 0) for t in texts])
             if not self.cluster:
                 return [int(n) for n in self._eval(self._incr, keys, sum(args, []))]
             # A script may only touch keys of one slot: a cluster counts key by key.

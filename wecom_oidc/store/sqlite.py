@@ -53,6 +53,7 @@ from .base import (
     grant_of,
     hash_key,
     load_record,
+    up_to_ceiling,
 )
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,20 @@ _PUT = """INSERT INTO records (hkey, kind, record, expires_at, grant_id) VALUES 
         expires_at = excluded.expires_at, grant_id = excluded.grant_id"""
 
 
+# The live counters among some keys (amount 0 only reads: an expired or absent counter
+# is 0, and stays absent). ?1 is now.
+_COUNTERS = "SELECT hkey, value FROM counters WHERE expires_at > ?1 AND hkey IN ({marks})"
+
+
+@functools.cache
+def _counters(n: int) -> str:
+    return _COUNTERS.format(marks=", ".join(f"?{i + 2}" for i in range(n)))
+
+
+def _live_counters(db: sqlite3.Connection, hkeys: list[str], now: float) -> dict[str, int]:
+    return dict(db.execute(_counters(len(hkeys)), (now, *hkeys))) if hkeys else {}
+
+
 @functools.cache
 def _incr_rows(n: int) -> str:
     return _INCR_ROWS.format(rows=", ".join(
@@ -129,6 +144,15 @@ def _incr_args(checked: Sequence[Increment], now: float) -> list[Any]:
     for hkey, ttl, amount, _ in checked:
         args += (hkey, amount, now + ttl)
     return args
+
+
+def _count(db: sqlite3.Connection, checked: list[Increment], now: float) -> dict[str, int]:
+    """The new values of counters of distinct keys: those with an amount counted in
+    one statement, those without only read."""
+    counts = [c for c in checked if c[2]]
+    values = dict(db.execute(_incr_rows(len(counts)), _incr_args(counts, now))) if counts else {}
+    values.update(_live_counters(db, [c[0] for c in checked if not c[2]], now))
+    return values
 
 
 class SqliteStore:
@@ -342,34 +366,42 @@ class SqliteStore:
         if not checked:
             return []
         now = self._clock()
+        hkeys = [hkey for hkey, _, _, _ in checked]
+        if not any(amount for _, _, amount, _ in checked):
+            # Only reads (every /token peeks at its failed-auth counters): one SELECT
+            # beside the writers, never queued behind them on the writers' lock.
+            with self._db(write=False) as db:
+                live = _live_counters(db, hkeys, now)
+            return up_to_ceiling(checked, [live.get(hkey, 0) for hkey in hkeys])
         with self._db() as db:
             if len(checked) == 1:  # one statement is its own transaction
                 values = [v for _, v in db.execute(_incr_rows(1), _incr_args(checked, now))]
             else:
-                values = self._incr_in_transaction(db, checked, now)
+                values = self._incr_in_transaction(db, checked, hkeys, now)
             self._wrote(db, now)
         return values
 
     def _incr_in_transaction(self, db: sqlite3.Connection, checked: list[Increment],
-                             now: float) -> list[int]:
-        """Every counter in one statement (for five counters, 40 % fewer
-        instructions than a statement each).
+                             hkeys: list[str], now: float) -> list[int]:
+        """Every counted counter in one statement (for five counters, 40 % fewer
+        instructions than a statement each), the read ones (amount 0) in another.
         When one ends above its ceiling and others follow it, or a key repeats, that is
         undone and the counters go one by one, stopping at the first above its ceiling."""
         db.execute("BEGIN IMMEDIATE")
         try:
-            hkeys = [hkey for hkey, _, _, _ in checked]
-            counted = dict(db.execute(_incr_rows(len(checked)), _incr_args(checked, now)))
-            values = [counted.get(hkey, 0) for hkey in hkeys]
-            if len(counted) != len(checked) or any(
-                    v > ceiling for v, (_, _, _, ceiling) in zip(values[:-1], checked,
-                                                                 strict=False)):
-                db.execute("ROLLBACK")
-                db.execute("BEGIN IMMEDIATE")
+            values = None
+            if len(set(hkeys)) == len(hkeys):
+                counted = _count(db, checked, now)
+                values = [counted.get(hkey, 0) for hkey in hkeys]
+                if any(v > ceiling for v, (_, _, _, ceiling) in zip(values[:-1], checked,
+                                                                    strict=False)):
+                    db.execute("ROLLBACK")
+                    db.execute("BEGIN IMMEDIATE")
+                    values = None
+            if values is None:
                 values = []
                 for counter in checked:
-                    values += [v for _, v in db.execute(_incr_rows(1),
-                                                        _incr_args([counter], now))]
+                    values.append(_count(db, [counter], now).get(counter[0], 0))
                     if values[-1] > counter[3]:
                         break
             db.execute("COMMIT")
