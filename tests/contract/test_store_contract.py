@@ -262,6 +262,64 @@ def test_store_take_under_threads_has_one_winner(store: StateStore):
         assert [r for r in results if r is not None] == [{"i": i}]
 
 
+USED = ("code_used", 60)
+
+
+def test_store_take_used_leaves_the_marker_in_the_same_call(store: StateStore):
+    store.put("code", "k", {"grant_id": "g1", "client_id": "c1", "scope": "openid"}, ttl=60)
+    assert store.take("code", "k", used=USED) == {"grant_id": "g1", "client_id": "c1",
+                                                  "scope": "openid"}
+    assert store.get("code", "k") is None
+    assert store.get("code_used", "k") == {"grant_id": "g1", "client_id": "c1"}
+
+
+def test_store_take_used_of_a_missing_record_leaves_no_marker(store: StateStore):
+    assert store.take("code", "k", used=USED) is None
+    assert store.get("code_used", "k") is None
+
+
+def test_store_take_used_keeps_the_first_marker_on_a_replay(store: StateStore):
+    store.put("code", "k", {"grant_id": "g1", "client_id": "c1"}, ttl=60)
+    store.take("code", "k", used=USED)
+    assert store.take("code", "k", used=USED) is None
+    assert store.get("code_used", "k") == {"grant_id": "g1", "client_id": "c1"}
+
+
+def test_store_take_used_marker_belongs_to_the_records_grant(store: StateStore):
+    store.put("code", "k", {"grant_id": "g1", "client_id": "c1"}, ttl=60)
+    store.put("access_token", "a", {"grant_id": "g1"}, ttl=60)
+    store.take("code", "k", used=USED)
+    assert store.revoke_grant("g1") == 2
+    assert store.get("code_used", "k") is None
+
+
+@pytest.mark.injected_clock
+def test_store_take_used_marker_lives_its_own_ttl(store: StateStore, clock):
+    store.put("code", "k", {"grant_id": "g1"}, ttl=5)
+    store.take("code", "k", used=("code_used", 30))
+    clock.advance(29)
+    assert store.get("code_used", "k") == {"grant_id": "g1", "client_id": None}
+    clock.advance(1)
+    assert store.get("code_used", "k") is None
+
+
+def test_store_take_used_under_threads_has_one_winner_and_one_marker(store: StateStore):
+    for i in range(5):
+        store.put("code", f"c{i}", {"grant_id": f"g{i}", "client_id": "c"}, ttl=60)
+        results = _race(THREADS, lambda i=i: store.take("code", f"c{i}", used=USED))
+        assert [r for r in results if r is not None] == [{"grant_id": f"g{i}",
+                                                          "client_id": "c"}]
+        assert store.get("code_used", f"c{i}") == {"grant_id": f"g{i}", "client_id": "c"}
+
+
+@pytest.mark.parametrize("used", [("a:b", 60), ("code_used", 0)])
+def test_store_take_bad_used_raises_value_error_and_takes_nothing(store: StateStore, used):
+    store.put("code", "k", {"grant_id": "g1"}, ttl=60)
+    with pytest.raises(ValueError):
+        store.take("code", "k", used=used)
+    assert store.get("code", "k") == {"grant_id": "g1"}
+
+
 # -- revoke_grant ----------------------------------------------------------------------
 
 

@@ -206,6 +206,17 @@ def test_sqlite_counter_reads_do_not_wait_for_the_writers(tmp_path):
         store.close()
 
 
+def test_sqlite_take_used_is_one_transaction(tmp_path):
+    """A code's take and its used marker's put are one turn on the writers' locks."""
+    store = SqliteStore(tmp_path / "store.db")
+    store.put("code", "k", {"grant_id": "g1", "client_id": "c1"}, ttl=60)
+    statements: list[str] = []
+    store._conn().set_trace_callback(lambda sql: statements.append(sql.split()[0]))
+    store.take("code", "k", used=("code_used", 60))
+    assert statements == ["BEGIN", "DELETE", "INSERT", "COMMIT"]
+    store.close()
+
+
 def test_sqlite_writers_leave_the_wal_to_the_checkpointing_thread(tmp_path):
     """A commit never copies the WAL back into the database itself (an fsync with the
     writers' lock held: 25 ms for 1 write in 1,000 here); the store's thread does, soon

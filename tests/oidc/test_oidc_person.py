@@ -32,7 +32,8 @@ REFRESH_TTL = TokenSettings().refresh_token_ttl
 
 
 class Counting(MemoryStore):
-    """The memory store, logging each write as (operation, kind)."""
+    """The memory store, logging each write as (operation, kind); the used marker a
+    take leaves is a put of its kind."""
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -41,6 +42,12 @@ class Counting(MemoryStore):
     def put(self, kind, key, record, ttl):
         self.writes.append(("put", kind))
         super().put(kind, key, record, ttl)
+
+    def take(self, kind, key, used=None):
+        record = super().take(kind, key, used)
+        if record is not None and used is not None:
+            self.writes.append(("put", used[0]))
+        return record
 
     def index_add(self, kind, key, member, ttl):
         self.writes.append(("index_add", kind))

@@ -36,3 +36,12 @@ def test_instrumented_store_index_add_many_passes_through():
     store.index_add_many([("member_grants", "u", "sid", 60), ("live_members", "all", "u", 60)])
     assert inner.index_members("member_grants", "u") == ["sid"]
     assert inner.index_members("live_members", "all") == ["u"]
+
+
+def test_instrumented_store_take_used_passes_the_marker_through():
+    inner = MemoryStore()
+    inner.put("code", "a", {"grant_id": "g", "client_id": "c"}, ttl=60)
+    store = InstrumentedStore(inner, lambda op: None)
+    assert store.take("code", "a", used=("code_used", 60)) == {"grant_id": "g",
+                                                               "client_id": "c"}
+    assert inner.get("code_used", "a") == {"grant_id": "g", "client_id": "c"}

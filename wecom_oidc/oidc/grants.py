@@ -113,13 +113,10 @@ def take_once(provider: Provider, kind: str, used_kind: str, value: str,
               remember: int) -> dict[str, Any] | None:
     """Take a single-use credential (code, refresh token). A second use means it
     leaked: everything born of the same login is revoked (RFC 9700 §2.2.2, §4.14)."""
-    store = provider.store
-    record = store.take(kind, value)
+    # Taken, and its use remembered (grant and client), in one store operation.
+    record = provider.store.take(kind, value, used=(used_kind, remember))
     if record is None:
         revoke_if_replayed(provider, kind, used_kind, value)
-        return None
-    store.put(used_kind, value, {"grant_id": record["grant_id"],
-                                 "client_id": record.get("client_id")}, remember)
     return record
 
 

@@ -24,7 +24,7 @@ from prometheus_client import (
 )
 
 from ..errors import StoreUnavailable
-from ..store.base import Increment, IndexEntry
+from ..store.base import Increment, IndexEntry, Used
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _GRANTS = ("authorization_code", "refresh_token")
@@ -190,8 +190,8 @@ class InstrumentedStore:
     def get_many(self, items: Sequence[tuple[str, str]]) -> list[dict[str, Any] | None]:
         return self._run("get_many", items)
 
-    def take(self, kind: str, key: str) -> dict[str, Any] | None:
-        return self._run("take", kind, key)
+    def take(self, kind: str, key: str, used: Used | None = None) -> dict[str, Any] | None:
+        return self._run("take", kind, key, used)
 
     def delete(self, kind: str, key: str) -> None:
         self._run("delete", kind, key)

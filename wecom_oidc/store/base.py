@@ -17,6 +17,9 @@ Clock = Callable[[], float]
 # One counter of StateStore.incr_many: (key, ttl in seconds, amount, ceiling).
 Increment = tuple[str, float, int, int]
 
+# What StateStore.take leaves behind a single-use credential: (used kind, ttl in seconds).
+Used = tuple[str, float]
+
 # One entry of StateStore.index_add_many: (kind, key, member, ttl in seconds).
 IndexEntry = tuple[str, str, str, float]
 
@@ -53,9 +56,14 @@ class StateStore(Protocol):
         path). Each record is read as `get` would; the set is not promised to be one
         snapshot (Redis Cluster reads slot by slot)."""
 
-    def take(self, kind: str, key: str) -> dict[str, Any] | None:
+    def take(self, kind: str, key: str, used: Used | None = None) -> dict[str, Any] | None:
         """Atomically read and delete: of N concurrent takers exactly one gets the
-        record, the others None (login state, authorization codes)."""
+        record, the others None (login state, authorization codes).
+        With `used=(used_kind, ttl)` the taker also leaves the record's used_marker()
+        under (used_kind, key) for `ttl` seconds, as `put` would (so it belongs to the
+        record's grant): a single-use credential (code, refresh token) remembers its
+        use, so a replay is recognised. Memory and SQLite do both in one atomic step
+        (one transaction: one turn on SQLite's writers' lock); Redis takes, then puts."""
 
     def delete(self, kind: str, key: str) -> None:
         """Remove the record if present (no error when absent)."""
@@ -188,6 +196,18 @@ def load_record(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):  # only dicts are ever written
         raise ValueError("corrupt store record")
     return value
+
+
+def used_marker(record: dict[str, Any]) -> dict[str, Any]:
+    """What `take(..., used=...)` leaves of a taken record: its grant (to revoke on a
+    replay) and client (to name in the log)."""
+    return {"grant_id": record.get("grant_id"), "client_id": record.get("client_id")}
+
+
+def check_used(used: Used) -> tuple[str, float]:
+    used_kind, ttl = used
+    check_kind(used_kind)
+    return used_kind, check_ttl(ttl)
 
 
 def grant_of(record: dict[str, Any]) -> str | None:

@@ -17,15 +17,18 @@ from .base import (
     Clock,
     Increment,
     IndexEntry,
+    Used,
     check_entries,
     check_increments,
     check_kind,
     check_member,
     check_ttl,
+    check_used,
     dump_record,
     grant_of,
     hash_key,
     load_record,
+    used_marker,
 )
 
 # Purge expired rows lazily, once per this many writes, so memory stays bounded without
@@ -106,13 +109,21 @@ class MemoryStore:
             rows = [self._live(h, now) for h in hkeys]
         return [load_record(r.text) if r else None for r in rows]
 
-    def take(self, kind: str, key: str) -> dict[str, Any] | None:
+    def take(self, kind: str, key: str, used: Used | None = None) -> dict[str, Any] | None:
         hkey = hash_key(kind, key)
+        if used is not None:
+            used_kind, ttl = check_used(used)
         with self._lock:
             row = self._live(hkey, self._clock())
-            if row is not None:
-                del self._rows[hkey]
-        return load_record(row.text) if row else None
+            if row is None:
+                return None
+            del self._rows[hkey]
+            record = load_record(row.text)
+            if used is not None:
+                marker = self._row(used_kind, used_marker(record), ttl)
+                self._rows[hash_key(used_kind, key)] = marker
+                self._wrote(self._clock())
+        return record
 
     def delete(self, kind: str, key: str) -> None:
         hkey = hash_key(kind, key)
