@@ -421,6 +421,9 @@ def test_store_incr_many_counts_each_in_order_and_shares_counters_with_incr(stor
 def test_store_incr_many_counts_a_repeated_key_once_per_mention(store: StateStore):
     assert store.incr_many("rate", [("d", 60, 1, 99), ("e", 60, 1, 99),
                                      ("d", 60, 2, 99)]) == [1, 1, 3]
+    # A read sees the counts mentioned before it in the same call, not those after.
+    assert store.incr_many("rate", [("f", 60, 0, 99), ("f", 60, 2, 99),
+                                     ("f", 60, 0, 99)]) == [0, 2, 2]
 
 
 def test_store_incr_many_stops_after_the_first_counter_above_its_ceiling(store: StateStore):
