@@ -309,7 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         # (b) at 1 user: the floor of the added latency (each step alone on an idle
         # machine, the driver's own time included), for reading the 16-user figure.
-        args.users = {"warm": 2, "a": 32, "b": [1, 16, 64, 256], "codes": 40}
+        # (c): 32 x 100 codes, some 4 s of exchanges per figure (1,280 took under 2 s,
+        # short enough for the CPU clock's ticks and the machine's drift to move it 15 %).
+        args.users = {"warm": 2, "a": 32, "b": [1, 16, 64, 256], "codes": 100}
         args.rss = tuple(int(n) for n in args.rss_logins.split(","))
     from report import print_report
 
