@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from wecom_oidc import redact
 
@@ -84,3 +86,38 @@ def test_redact_install_covers_the_library_loggers_once():
     for name in redact.LIBRARY_LOGGERS:
         filters = logging.getLogger(name).filters
         assert sum(isinstance(f, redact.RedactFilter) for f in filters) == 1
+
+
+def _every_regex(value: str) -> str:
+    """redact.text without its look-ahead for keys: every pattern on every text."""
+    value = redact._KEY_VALUE.sub(rf"\1\2{redact.MASK}", value)
+    return redact._URL_PASSWORD.sub(rf"\1{redact.MASK}@",
+                                    redact._BEARER.sub(rf"\1{redact.MASK}", value))
+
+
+def test_redact_every_secret_name_holds_a_part_the_text_is_searched_for():
+    assert all(any(part in key for part in redact._KEY_PARTS) for key in redact.SECRET_KEYS)
+    assert "" not in redact._KEY_PARTS
+
+
+@pytest.mark.parametrize("line", [
+    "audit event=login sub=zhangsan client=webapp outcome=success ip=127.0.0.1 rid=ab12",
+    "audit event=token grant_type=authorization_code scope=openid+email rid=ab12",
+    "CODE=abc ToKeN=x Access_Token=y PASSWORD=z", "errcode=1 mycode=2 _code=3 code=4",
+    'x {"Code" : "v"} {\'secret\': \'s\'} {"token":"t"}', "BEARER  abc bearer\tdef",
+    "redis://u:p@h rediss://:p@h/0 http://h:80/x", "code=a\u212aen token=\u017fecret",
+    "to\u212aen=secret1 \u017fecret=s2 \u0131d_token=s3 BEARER abc", "",
+    "Bearer", "://", "code", "code=", "code=&token=;x", "user_ticket=T Ticket=U",
+])
+def test_redact_text_is_what_every_regex_gives(line):
+    assert redact.text(line) == _every_regex(line)
+
+
+@settings(max_examples=500, deadline=None, derandomize=True)
+@given(st.lists(st.sampled_from([
+    "code", "Code", "TOKEN", "access_token", "id_token", "secret", "password", "ticket",
+    "err", "_", "=", '"', "'", ":", " ", "&", ";", ",", "://", "@", "/", "bearer",
+    "Bearer ", "x", "9", "K", "\u212a", "\u017f", "\u0131", "\t", "redis", "u:p"]),
+    max_size=16).map("".join))
+def test_redact_text_is_what_every_regex_gives_for_any_text(line):
+    assert redact.text(line) == _every_regex(line)

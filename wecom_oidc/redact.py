@@ -31,6 +31,15 @@ _KEY_VALUE = re.compile(
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 # scheme://user:password@host, as in a Redis URL inside an exception message.
 _URL_PASSWORD = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@\s/]+@")
+# In ASCII text (where IGNORECASE is plain ASCII case), _KEY_VALUE can match only where
+# _KEY_MARK matches the lower-cased text, which holds one of _KEY_PARTS there, and
+# _BEARER only where it holds "bearer". Looking for those first spares most log lines
+# the regexes (~150k instructions a line: every position tried for every key, ignoring
+# case) for a few substring searches.
+_KEY_PARTS: tuple[str, ...] = ("code", "token", "ticket", "secret", "password")
+if not all(any(part in key for part in _KEY_PARTS) for key in SECRET_KEYS):
+    _KEY_PARTS = ("",)  # a secret name added without its part: always the regexes
+_KEY_MARK = re.compile(rf"(?:{_KEYS})[=\"']")
 
 # Third-party loggers that log secrets at DEBUG: Authlib's grants log the whole token
 # response ("Issue token %r to %r"); urllib3 logs each request line, and WeCom's API
@@ -46,8 +55,21 @@ LIBRARY_LOGGERS = (
 def text(value: str) -> str:
     """`value` with the values of secret-named keys, bearer tokens and URL passwords
     blanked."""
-    value = _KEY_VALUE.sub(rf"\1\2{MASK}", value)
-    return _URL_PASSWORD.sub(rf"\1{MASK}@", _BEARER.sub(rf"\1{MASK}", value))
+    if not value.isascii():  # other letters match ours ignoring case (K, ſ, ı)
+        value = _KEY_VALUE.sub(rf"\1\2{MASK}", value)
+        return _URL_PASSWORD.sub(rf"\1{MASK}@", _BEARER.sub(rf"\1{MASK}", value))
+    # A blanked value ("***") cannot make a "bearer" or a "://" that was not there.
+    lower = value.lower()
+    for part in _KEY_PARTS:
+        if part in lower:
+            if _KEY_MARK.search(lower):
+                value = _KEY_VALUE.sub(rf"\1\2{MASK}", value)
+            break
+    if "bearer" in lower:
+        value = _BEARER.sub(rf"\1{MASK}", value)
+    if "://" in value:
+        value = _URL_PASSWORD.sub(rf"\1{MASK}@", value)
+    return value
 
 
 def mapping(value: Mapping[str, Any]) -> dict[str, Any]:
