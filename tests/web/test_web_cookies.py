@@ -1,13 +1,16 @@
 """The bridge's cookies (session, login binding) are written by web/session_cookie.py
-itself: byte for byte the Set-Cookie werkzeug's set_cookie would send."""
+itself: byte for byte the Set-Cookie werkzeug's set_cookie would send; and read as
+werkzeug's request parses them."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from werkzeug.wrappers import Response
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request, Response
 
+from wecom_oidc.web.params import BridgeRequest
 from wecom_oidc.web.session_cookie import set_cookie
 
 
@@ -35,3 +38,14 @@ def test_cookie_is_what_werkzeug_writes(name, value, max_age, path, secure):
         if int(time.time()) == second:
             break
     assert ours == theirs
+
+
+@pytest.mark.parametrize("cookie", [
+    None, "", "a=1", "wecom_oidc_session=sid.secret; wecom_oidc_session_login=key",
+    'a="q\\"u\\073o"; b=; c', "a=1;;b=2; a=3", "x=\u00c3\u00a9", "bad name=1; ok=2", ";;;"])
+def test_request_cookies_are_what_werkzeug_parses(cookie):
+    headers = {} if cookie is None else {"Cookie": cookie}
+    environ = EnvironBuilder("/authorize", headers=headers).get_environ()
+    ours = BridgeRequest(environ).cookies
+    assert list(ours.items(multi=True)) == list(Request(environ).cookies.items(multi=True))
+    assert type(ours) is type(Request(environ).cookies)
