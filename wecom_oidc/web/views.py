@@ -5,7 +5,6 @@ in the upstream."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +29,7 @@ from ..oidc.client_claims import for_client
 from ..oidc.models import User
 from ..oidc.provider import Provider
 from ..oidc.session import Session
+from ..oidc.tokens import json_encoder
 from ..ops.audit import audit, audit_context
 from ..upstream.base import LoginRequest, Upstream, callback_has_fragment, callback_path
 from .access_token import access_token_record, bearer_token
@@ -199,7 +199,7 @@ def introspect() -> Response:
 
 
 # What jsonify() writes (Flask's default JSON provider: sorted keys, compact, ASCII).
-_CLAIMS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+_CLAIMS_JSON = json_encoder(sort_keys=True, separators=(",", ":"))
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -216,7 +216,7 @@ def userinfo() -> Response:
         return resp
     # jsonify()'s body, final newline included, without its per-call lookups of the
     # app's JSON provider; a new response has no Cache-Control to search for.
-    resp = FlaskResponse(_CLAIMS_JSON.encode(claims) + "\n", content_type="application/json")
+    resp = FlaskResponse(_CLAIMS_JSON(claims) + "\n", content_type="application/json")
     resp.headers.add("Cache-Control", "no-store")
     return resp
 
