@@ -3,6 +3,9 @@ expiry, binding to client and redirect_uri, and the response itself."""
 
 from __future__ import annotations
 
+import base64
+
+import pytest
 from fakes import (
     APP_ID,
     APP_REDIRECT,
@@ -77,6 +80,24 @@ def test_token_wrong_secret_post_is_401_invalid_client(http):
                                      "redirect_uri": APP_REDIRECT, "client_id": APP_ID,
                                      "client_secret": "wrong"})
     assert_token_error(resp, 401, "invalid_client")
+
+
+@pytest.mark.parametrize("authorization", ["Basic \xe9\xe9", "Basic  ", "Basic d2ViYXBwOnjp"])
+def test_token_basic_credentials_unreadable_are_401_invalid_client(http, authorization):
+    """Not ASCII, nothing after "Basic", or not UTF-8 once decoded: no credentials
+    (Authlib's own parsing let the first two escape as a 500)."""
+    resp = http.post("/token", headers={"Authorization": authorization}, data={
+        "grant_type": "authorization_code", "code": login(http), "redirect_uri": APP_REDIRECT})
+    assert_token_error(resp, 401, "invalid_client")
+
+
+def test_token_basic_credentials_are_form_urldecoded(http):
+    """RFC 6749 §2.3.1: client_id and secret are form-urlencoded before base64."""
+    encoded = "".join(f"%{b:02X}" for b in APP_SECRET.encode())  # every byte escaped
+    raw = base64.b64encode(f"{APP_ID}:{encoded}".encode()).decode()
+    resp = http.post("/token", headers={"Authorization": f"Basic {raw}"}, data={
+        "grant_type": "authorization_code", "code": login(http), "redirect_uri": APP_REDIRECT})
+    assert resp.status_code == 200 and resp.get_json()["id_token"]
 
 
 def test_token_confidential_client_without_secret_is_401(http):

@@ -191,9 +191,14 @@ class BridgeOpenIDCode(OpenIDCode):
                             refuse_request_objects)
 
     def process_token(self, grant: Any, response: Any) -> Any:
-        token = super().process_token(grant, response)
+        """Authlib's OpenIDToken.process_token: an ID token when openid was granted."""
+        token = response[1]
+        scope = token.get("scope")
+        if not scope or "openid" not in scope.split():
+            return token
+        token["id_token"] = self.encode_id_token(token, grant.request)
         sid = getattr(grant.request.user, "sid", "")
-        if "id_token" in token and sid:
+        if sid:
             # The login's session id, the same value as the ID token's and every logout
             # token's `sid`: Keycloak brokering this bridge keeps the token response's
             # session_state and matches back-channel logout tokens' sid against it.
@@ -207,17 +212,21 @@ class BridgeOpenIDCode(OpenIDCode):
 
     def encode_id_token(self, token: dict[str, Any], request: Any) -> str:
         """Authlib's claims (OIDC Core §2, §3.1.3.6 at_hash), signed by the key ring's
-        own encoder (oidc/tokens.py) rather than joserfc's generic one."""
+        own encoder (oidc/tokens.py) rather than joserfc's generic one. Put together
+        here rather than through Authlib's get_compatible_claims and
+        get_authorization_code_claims: their defaults (aud as a list, auth_time now,
+        acr, amr) are all overridden or absent here, and the code's auth_time is the
+        user's (authenticate_user)."""
         client: Client = request.client
-        alg = client.id_token_alg
-        claims = self.get_compatible_claims(request)
-        if request.authorization_code:
-            claims.update(self.get_authorization_code_claims(request.authorization_code))
+        claims = self.get_client_claims(client)
+        code = request.authorization_code
+        if code is not None and code.nonce:
+            claims["nonce"] = code.nonce
         access_token = token.get("access_token")
         if access_token:
             claims["at_hash"] = _half_hash(access_token)
         claims.update(self.generate_user_info(request.user, token["scope"]))
-        return self.provider.jwts.encode(claims, typ="JWT", alg=alg)
+        return self.provider.jwts.encode(claims, typ="JWT", alg=client.id_token_alg)
 
     def get_client_algorithm(self, client: Client) -> str:
         return client.id_token_alg

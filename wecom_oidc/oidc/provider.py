@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -15,8 +16,9 @@ from typing import Any, NamedTuple
 from authlib.consts import default_json_headers
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
+from authlib.integrations.flask_oauth2.signals import client_authenticated, token_revoked
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import InsecureTransportError, OAuth2Request
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Response, g
 from flask import request as flask_request
@@ -46,6 +48,8 @@ from .session import Sessions
 from .tokens import Jwts, json_encoder
 
 MEMBER_CHECK = Kind.MEMBER_CHECK
+_SIGNALS = {"after_authenticate_client": client_authenticated,
+            "after_revoke_token": token_revoked}
 # What Authlib's Flask integration writes (json.dumps: sorted keys, ASCII).
 _RESPONSE_JSON = json_encoder(sort_keys=True)
 Recheck = Callable[[Identity], Identity]
@@ -67,20 +71,43 @@ class Issuer(IssuerParameter):
         return self.issuer
 
 
+class BridgePayload(FlaskOAuth2Payload):
+    """The request's parameters as Authlib reads them (`request.values`: the query,
+    then the form of a non-GET request), but the form itself when there is no query:
+    the same answers without building and searching werkzeug's combined view."""
+
+    data: Any = None  # an attribute, not FlaskOAuth2Payload's property
+
+    def __init__(self, request: Any):
+        self._request = request
+        self.data = request.form if request.method != "GET" and not \
+            request.environ.get("QUERY_STRING") else request.values
+
+
 class BridgeRequest(FlaskOAuth2Request):
     """Authlib's view of the Flask request, without building `request.url` (the IRI
     decoding of every part of the URL) for each request: Authlib reads the URL only to
-    refuse plain http, which needs just the scheme and host (app.py turns that check
-    off: behind a TLS proxy the request is http; the issuer decides transport)."""
+    refuse plain http, which app.py turns off (behind a TLS proxy the request is http;
+    the issuer decides transport), so the URL is built only if that check is on."""
 
     def __init__(self, request: Any):
-        OAuth2Request.__init__(self, request.method, f"{request.scheme}://{request.host}"
-                               f"{request.path}")
+        # OAuth2Request.__init__'s attributes, but for the URL.
+        self.method = request.method
         # Set apart: OAuth2Request's `headers or {}` would count werkzeug's headers,
         # a walk over the whole WSGI environ.
         self.headers = request.headers
         self._request = request
-        self.payload = FlaskOAuth2Payload(request)
+        self._body = None
+        self.payload = BridgePayload(request)
+        self.client = self.auth_method = self.user = self.authorization_code = None
+        self.refresh_token = self.credential = self._scope = None
+        if not os.environ.get("AUTHLIB_INSECURE_TRANSPORT"):
+            InsecureTransportError.check(self.uri)
+
+    @property
+    def uri(self) -> str:
+        r = self._request
+        return f"{r.scheme}://{r.host}{r.path}"
 
 
 class IssuedToken(NamedTuple):
@@ -156,6 +183,13 @@ class Provider(AuthorizationServer):
         except OAuth2Error as error:
             return self.handle_error_response(oauth_request, error)
 
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """Authlib's Flask signals, not sent when nothing listens (blinker's send
+        costs as much as reading the client's credentials)."""
+        signal = _SIGNALS.get(name)
+        if signal is not None and signal.receivers:
+            super().send_signal(name, *args, **kwargs)
+
     def handle_response(self, status: int, body: Any, headers: Any) -> Any:
         """Authlib's Flask response, with the body serialised by one encoder kept for
         the process: the same text as Flask's json.dumps (sorted keys, ASCII), which
@@ -222,7 +256,8 @@ class Provider(AuthorizationServer):
                 "iat": now, "grant_id": user.sid or None}
         # For the token endpoint's audit line (ops/hooks.py): who got it, whatever the
         # access token's format, without reading the answer back.
-        g.issued_token = IssuedToken(user.sub, request.client.client_id, scope)
+        g._get_current_object().issued_token = IssuedToken(user.sub, request.client.client_id,
+                                                           scope)
         username = user.claims.get("preferred_username", user.sub)
         if username != user.sub:
             base["username"] = username
