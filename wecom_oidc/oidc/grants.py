@@ -4,7 +4,6 @@ parameters."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 import secrets
@@ -28,6 +27,7 @@ from .claims import claims_for_scope
 from .client_claims import for_client
 from .models import AuthorizationCode, Client, StoredToken, User
 from .person import claims_delta, with_delta
+from .tokens import b64url
 
 if TYPE_CHECKING:
     from .provider import Provider
@@ -277,7 +277,7 @@ def _half_hash(value: str) -> str:
     """at_hash: the left half of the SHA-256 of the value, base64url (RS256 and ES256
     both hash with SHA-256)."""
     digest = hashlib.sha256(value.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
+    return b64url(digest[:16]).decode("ascii")
 
 
 class S256CodeChallenge(CodeChallenge):

@@ -45,7 +45,7 @@ from .grants import (
 from .keys import KeyRing
 from .models import Client, StoredToken, User
 from .session import Sessions
-from .tokens import Jwts, json_encoder
+from .tokens import Jwts, b64url, json_encoder
 
 MEMBER_CHECK = Kind.MEMBER_CHECK
 _SIGNALS = {"after_authenticate_client": client_authenticated,
@@ -311,6 +311,6 @@ def token_id(access_token: str) -> str:
     value never sits in a refresh token's list of its grant's access tokens."""
     if "." not in access_token:
         digest = hashlib.sha256(access_token.encode()).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        return b64url(digest).decode()
     payload = access_token.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"]
