@@ -14,7 +14,9 @@ import pytest
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS_VENVS = Path(os.environ.get("WECOM_OIDC_APPS_VENVS", ROOT / ".venv-apps"))
+# Not WECOM_OIDC_*: the bridges these tests start read every such variable as config
+# and refuse one they do not know.
+APPS_VENVS = Path(os.environ.get("APPS_VENVS", ROOT / ".venv-apps"))
 NODE_BIN = ROOT / "tests" / "apps" / "node" / "node_modules" / ".bin"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
