@@ -325,3 +325,31 @@ def test_transport_refuses_a_certificate_outside_the_ca_bundle(serve, tmp_path):
     error = _fails(PooledTransport(base, (1, 1)), f"{base}/cgi-bin/user/get?{SECRET_QUERY}")
     assert error.reason == "TLS handshake failed" and not error.sent and not error.transient
     assert server.heads == []
+
+
+def test_transport_https_call_to_a_trusted_server_is_answered_on_one_connection(
+        serve, tmp_path, monkeypatch):
+    """The direct path over TLS (as to WeCom's API host): the request head http.client
+    writes, the answer read from the TLS socket, the connection kept for the next call."""
+    cert_file, key_file = _self_signed(tmp_path)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+
+    def tls(conn: socket.socket, srv: RawServer) -> None:
+        with context.wrap_socket(conn, server_side=True) as secure:
+            _answer_all(secure, srv)  # type: ignore[arg-type]
+
+    server = serve(tls)
+    monkeypatch.setattr("wecom_oidc.wecom.transport.certifi.where", lambda: cert_file)
+    base = f"https://127.0.0.1:{server.port}"
+    transport = PooledTransport(base, (1, 1))
+    path = "/cgi-bin/user/get?userid=u&access_token=t"
+    answers = [transport.send("user/get", "GET", base + path, None, {"Accept": "x"})
+               for _ in range(2)]
+    transport.close()
+    assert answers == [(200, b'{"errcode":0}')] * 2 and server.connections == 1
+    sent: list[bytes] = []
+    recorder = http.client.HTTPSConnection("127.0.0.1", server.port)
+    recorder.send = sent.append  # type: ignore[method-assign]
+    recorder.request("GET", path, None, {"Accept": "x"})
+    assert server.heads == [sent[0], sent[0]]
