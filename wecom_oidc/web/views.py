@@ -39,6 +39,7 @@ from .fragment import navigate_without_fragment
 from .login_state import bind_browser, save_login, take_login
 from .logout import end_session
 from .rate_limits import limit_client
+from .redirect import Redirect
 from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
 
@@ -171,14 +172,8 @@ def _authorization_error(p: Provider, err: OAuth2Error) -> Response:
 
 
 def _redirect(location: str) -> Response:
-    """An authorization response, or the way to the upstream login: a bare 302 (no
-    "Redirecting..." page to build; every browser follows the Location)."""
-    return Response(status=302, headers=[("Location", location)], content_type=_PLAIN_TEXT)
-
-
-# The Content-Type werkzeug gives a response without one, named so it is not
-# looked for among the headers and composed for every redirect.
-_PLAIN_TEXT = "text/plain; charset=utf-8"
+    """An authorization response, or the way to the upstream login (web/redirect.py)."""
+    return Redirect(location)
 
 
 @bp.post("/token")
