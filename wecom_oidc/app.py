@@ -143,8 +143,10 @@ def userinfo_front(app: Flask, provider: Provider, limiter: RateLimiter) -> User
         known = client_id if client_id in provider.clients else ""
         return rate_limits.request_hits("bridge.userinfo", ip, known)
 
-    return UserinfoFront(app.wsgi_app, provider.settings.issuer_path + "/userinfo", provider,
-                         limiter, hits, on_request=sweeper.start if sweeper else lambda: None)
+    settings = provider.settings
+    return UserinfoFront(app.wsgi_app, settings.issuer_path + "/userinfo", provider, limiter,
+                         hits, on_request=sweeper.start if sweeper else lambda: None,
+                         proxy_ids=settings.server.proxy_hops > 0)
 
 
 def directory_placement(upstream: Upstream, metrics: Metrics) -> Place | None:

@@ -55,7 +55,6 @@ def test_front_answers_the_everyday_call_as_the_view_does(app, bearer, views):
 
 @pytest.mark.parametrize("extra", [
     {"headers": {"Origin": "https://spa.example.com"}},  # a browser app: CORS is Flask's
-    {"headers": {"X-Request-Id": "from-the-proxy"}},
     {"query_string": {"schema": "openid"}},
     {"method": "POST"},
 ])
@@ -104,3 +103,28 @@ def test_front_counts_each_call_once_on_the_same_limits(build_app):
     refused = http.get("/userinfo", headers=good)
     assert refused.status_code == 429 and refused.headers["Retry-After"]
     assert len(counted) == 4  # four calls, each counted once
+
+
+@pytest.mark.parametrize(("hops", "given", "kept"), [
+    (1, "nginx-0123abcd", True),   # our nginx recipes send one on every request
+    (1, "forged\tline", False),    # what could forge a log line is replaced
+    (0, "nginx-0123abcd", False),  # no trusted proxy: nobody may name the request
+])
+def test_front_takes_a_request_id_as_the_hooks_do(build_app, hops, given, kept):
+    app = build_app(extra=f"[server]\nproxy_hops = {hops}\n")[0]
+    http = app.test_client()
+    token = exchange(http, login(http)).get_json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "X-Request-Id": given}
+    seen: list[str] = []
+
+    def started(sender, **extra):
+        seen.append(flask.request.path)
+
+    flask.request_started.connect(started, app)
+    front = http.get("/userinfo", headers=headers)
+    assert seen == []  # answered in front of Flask
+    assert (front.headers["X-Request-Id"] == given) is kept
+    flask_only = Client(_front(app).app).get("/userinfo", headers=headers)
+    assert seen == ["/userinfo"]
+    assert _comparable(front) == _comparable(flask_only)
+    assert (flask_only.headers["X-Request-Id"] == given) is kept

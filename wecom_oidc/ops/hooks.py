@@ -3,7 +3,6 @@ token outcomes read off the responses of the callback and token endpoints."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -12,15 +11,11 @@ from werkzeug.exceptions import HTTPException
 
 from ..upstream.base import callback_path
 from ..upstream.wecom import is_wecom_client
-from ..web.errors import request_id
+from ..web.errors import PROXY_REQUEST_ID, request_id
 from ..web.headers import first_header
 from .audit import audit
 from .health import make_ops_blueprint
 from .metrics import Metrics
-
-# What we accept from a proxy's X-Request-Id: enough for nginx's $request_id or a UUID,
-# nothing that could forge a log line.
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def init_app(app: Flask, metrics: Metrics) -> None:
@@ -36,7 +31,7 @@ def init_app(app: Flask, metrics: Metrics) -> None:
     def _take_request_id() -> None:
         # Only a trusted proxy may name the request (the same rule as X-Forwarded-*).
         given = request.headers.get("X-Request-Id", "")
-        if given and _REQUEST_ID.match(given):
+        if given and PROXY_REQUEST_ID.match(given):
             g.request_id = given
 
     if trust_proxy:  # else there is nothing to take: no hook to run on every request

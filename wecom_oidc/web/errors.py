@@ -4,6 +4,7 @@ JSON error for programs. Secrets never reach either, nor the log."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 
 from authlib.oauth2 import OAuth2Error
@@ -27,6 +28,11 @@ log = logging.getLogger("wecom_oidc.web")
 
 PROGRAM_PATHS = ("/token", "/device/code", "/userinfo", "/revoke", "/introspect", "/jwks.json",
                  "/.well-known/openid-configuration", "/healthz", "/readyz")
+
+
+# What a trusted proxy's X-Request-Id may be: enough for nginx's $request_id or a UUID,
+# nothing that could forge a log line.
+PROXY_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def request_id() -> str:

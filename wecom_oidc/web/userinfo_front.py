@@ -1,7 +1,7 @@
 """/userinfo answered in front of Flask when the request is the everyday one: GET with
 a Bearer token that resolves, within its rate limits, from a server-side caller (no
-Origin: no CORS), with no query, body or proxy-given request id. Resource servers and
-proxies (oauth2-proxy, mod_auth_openidc, Grafana) call it on every session check; through
+Origin: no CORS), with no query or body. Resource servers and proxies (oauth2-proxy,
+mod_auth_openidc, Grafana) call it on every session check; through
 Flask each call cost a request context, the URL map and every hook, about a third of
 its CPU. Everything else, and any answer but 200, goes to Flask as before, with what
 was already decided passed along (the token's record, the rate-limit decisions) so
@@ -21,6 +21,7 @@ from typing import Any
 from ..oidc.provider import Provider
 from ..ratelimit import RateLimiter
 from .access_token import FRONT_RECORD as RECORD
+from .errors import PROXY_REQUEST_ID
 from .headers import EVERY_RESPONSE, NOT_A_PAGE
 from .rate_limits import FRONT_DECISIONS as DECISIONS
 
@@ -39,17 +40,17 @@ class UserinfoFront:
 
     def __init__(self, app: WsgiApp, path: str, provider: Provider, limiter: RateLimiter,
                  hits: Callable[[str, str], list[tuple[str, str, int]]],
-                 on_request: Callable[[], None] = lambda: None):
+                 on_request: Callable[[], None] = lambda: None, proxy_ids: bool = False):
         self.app, self._path = app, path
         self._provider, self._limiter, self._hits = provider, limiter, hits
         self._on_request = on_request
+        self._proxy_ids = proxy_ids  # [server] proxy_hops: a proxy's X-Request-Id is kept
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]
                  ) -> Iterable[bytes]:
         get = environ.get
         if (get("PATH_INFO") != self._path or get("REQUEST_METHOD") != "GET"
-                or get("QUERY_STRING") or get("CONTENT_TYPE") or "HTTP_ORIGIN" in environ
-                or "HTTP_X_REQUEST_ID" in environ):
+                or get("QUERY_STRING") or get("CONTENT_TYPE") or "HTTP_ORIGIN" in environ):
             return self.app(environ, start_response)
         auth = get("HTTP_AUTHORIZATION", "")
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
@@ -73,7 +74,9 @@ class UserinfoFront:
             environ[DECISIONS] = decisions
             return self.app(environ, start_response)
         body = (_CLAIMS_JSON.encode(claims) + "\n").encode()
+        # The request id as ops/hooks.py gives it: a trusted proxy's, else made here.
+        given = get("HTTP_X_REQUEST_ID", "") if self._proxy_ids else ""
+        rid = given if given and PROXY_REQUEST_ID.match(given) else secrets.token_hex(6)
         start_response("200 OK", [*_HEAD, ("Content-Length", str(len(body))),
-                                  ("Cache-Control", "no-store"),
-                                  ("X-Request-Id", secrets.token_hex(6)), *_TAIL])
+                                  ("Cache-Control", "no-store"), ("X-Request-Id", rid), *_TAIL])
         return [body]
