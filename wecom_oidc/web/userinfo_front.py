@@ -13,7 +13,6 @@ compares the two paths, so a hook added later that changes this answer fails the
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -24,9 +23,8 @@ from .access_token import FRONT_RECORD as RECORD
 from .errors import PROXY_REQUEST_ID
 from .headers import EVERY_RESPONSE, NOT_A_PAGE
 from .rate_limits import FRONT_DECISIONS as DECISIONS
+from .views import CLAIMS_JSON
 
-# What jsonify() writes (sorted keys, compact, ASCII), final newline included.
-_CLAIMS_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 # The view's headers, then the hooks' (ops: request id; CORS: Vary; web/headers.py).
 _HEAD = [("Content-Type", "application/json")]
 _TAIL = [("Vary", "Origin"), *EVERY_RESPONSE, NOT_A_PAGE, ("Pragma", "no-cache")]
@@ -73,7 +71,7 @@ class UserinfoFront:
         if not all(d.allowed for d in decisions):  # the 429 from Flask, counted once
             environ[DECISIONS] = decisions
             return self.app(environ, start_response)
-        body = (_CLAIMS_JSON.encode(claims) + "\n").encode()
+        body = (CLAIMS_JSON(claims) + "\n").encode()  # the view's body, newline included
         # The request id as ops/hooks.py gives it: a trusted proxy's, else made here.
         given = get("HTTP_X_REQUEST_ID", "") if self._proxy_ids else ""
         rid = given if given and PROXY_REQUEST_ID.match(given) else secrets.token_hex(6)

@@ -193,8 +193,9 @@ def introspect() -> Response:
     return resp
 
 
-# What jsonify() writes (Flask's default JSON provider: sorted keys, compact, ASCII).
-_CLAIMS_JSON = json_encoder(sort_keys=True, separators=(",", ":"))
+# What jsonify() writes (Flask's default JSON provider: sorted keys, compact, ASCII);
+# the /userinfo front (userinfo_front.py) answers with the same.
+CLAIMS_JSON = json_encoder(sort_keys=True, separators=(",", ":"))
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
@@ -211,7 +212,7 @@ def userinfo() -> Response:
         return resp
     # jsonify()'s body, final newline included, without its per-call lookups of the
     # app's JSON provider; a new response has no Cache-Control to search for.
-    resp = FlaskResponse(_CLAIMS_JSON(claims) + "\n", content_type="application/json")
+    resp = FlaskResponse(CLAIMS_JSON(claims) + "\n", content_type="application/json")
     resp.headers.add("Cache-Control", "no-store")
     return resp
 
