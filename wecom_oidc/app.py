@@ -34,6 +34,7 @@ from .web.current import PROVIDER, UPSTREAM
 from .web.errors import register_error_handlers
 from .web.headers import init_app as init_security_headers
 from .web.static_json import StaticJson
+from .web.token_front import TokenFront
 from .web.userinfo_front import UserinfoFront
 from .web.views import make_root_blueprint
 
@@ -119,6 +120,7 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
     init_offboarding(app, provider, upstream, metrics)
     prefix = settings.issuer_path
     app.wsgi_app = userinfo_front(app, provider, limiter)  # type: ignore[method-assign]
+    app.wsgi_app = token_front(app, provider, limiter, metrics)  # type: ignore[method-assign]
     # Fixed for the life of the process (keys load at start): serialised once.
     app.wsgi_app = StaticJson(app.wsgi_app, {  # type: ignore[method-assign]
         prefix + "/.well-known/openid-configuration": metadata(settings, keys.algs),
@@ -147,6 +149,23 @@ def userinfo_front(app: Flask, provider: Provider, limiter: RateLimiter) -> User
     return UserinfoFront(app.wsgi_app, settings.issuer_path + "/userinfo", provider, limiter,
                          hits, on_request=sweeper.start if sweeper else lambda: None,
                          proxy_ids=settings.server.proxy_hops > 0)
+
+
+def token_front(app: Flask, provider: Provider, limiter: RateLimiter,
+                metrics: Metrics) -> TokenFront:
+    """The everyday code exchange answered in front of Flask (web/token_front.py), on
+    the same rate limits and token metric, starting this worker's sweeper as a
+    request would."""
+    sweeper = app.extensions.get("wecom_oidc_sweeper")
+
+    def hits(ip: str, client_id: str) -> list[tuple[str, str, int]]:
+        known = client_id if client_id in provider.clients else ""
+        return rate_limits.request_hits("bridge.token", ip, known)
+
+    settings = provider.settings
+    return TokenFront(app.wsgi_app, settings.issuer_path + "/token", provider, limiter, hits,
+                      metrics.token_issued, on_request=sweeper.start if sweeper else lambda: None,
+                      proxy_ids=settings.server.proxy_hops > 0)
 
 
 def directory_placement(upstream: Upstream, metrics: Metrics) -> Place | None:

@@ -64,6 +64,14 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         self.server.code_openid.process_token(self, response)
         return response
 
+    def authenticate_token_endpoint_client(self) -> Any:
+        client = getattr(self.request, "authenticated", None)
+        if client is None:
+            return super().authenticate_token_endpoint_client()
+        # Authenticated by the token front (provider.FormRequest) as Authlib does it.
+        self.server.send_signal("after_authenticate_client", client=client, grant=self)
+        return client
+
     def generate_token(self, user: Any = None, scope: Any = None, grant_type: Any = None,
                        expires_in: Any = None, include_refresh_token: bool = True) -> Any:
         include = self.request.client.wants_refresh_token(scope or "")

@@ -19,8 +19,9 @@ from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, Flask
 from authlib.integrations.flask_oauth2.signals import client_authenticated, token_revoked
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InsecureTransportError, OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc9207 import IssuerParameter
-from flask import Response, g
+from flask import Response, g, has_request_context
 from flask import request as flask_request
 
 from ..config import AUTHORIZATION_CODE, DEVICE_CODE, Settings
@@ -51,7 +52,7 @@ MEMBER_CHECK = Kind.MEMBER_CHECK
 _SIGNALS = {"after_authenticate_client": client_authenticated,
             "after_revoke_token": token_revoked}
 # What Authlib's Flask integration writes (json.dumps: sorted keys, ASCII).
-_RESPONSE_JSON = json_encoder(sort_keys=True)
+RESPONSE_JSON = json_encoder(sort_keys=True)
 Recheck = Callable[[Identity], Identity]
 
 
@@ -108,6 +109,28 @@ class BridgeRequest(FlaskOAuth2Request):
     def uri(self) -> str:
         r = self._request
         return f"{r.scheme}://{r.host}{r.path}"
+
+
+class FormRequest(OAuth2Request):
+    """A code exchange read in front of Flask (web/token_front.py): its form already
+    parsed and checked, its client already authenticated there (`authenticated`, by
+    `auth_method`), as Authlib's client authentication would have."""
+
+    client: Any
+    user: Any  # the User, once the exchange has authenticated it
+
+    def __init__(self, form: dict[str, str], client: Client, auth_method: str):
+        # OAuth2Request.__init__'s attributes; no URL: the transport check is off (app.py).
+        self.method, self.uri, self._body = "POST", "", None
+        self.headers: dict[str, str] = {}
+        self.payload = BasicOAuth2Payload(form)
+        self.client = self.user = self.authorization_code = None
+        self.refresh_token = self.credential = self._scope = None
+        self.auth_method, self.authenticated = auth_method, client
+
+    @property
+    def form(self) -> dict[str, str]:
+        return self.payload.data
 
 
 class IssuedToken(NamedTuple):
@@ -183,6 +206,11 @@ class Provider(AuthorizationServer):
         except OAuth2Error as error:
             return self.handle_error_response(oauth_request, error)
 
+    def exchange_code(self, request: FormRequest) -> dict[str, Any]:
+        """The code exchange of a request read in front of Flask: the same CodeGrant
+        steps as create_token_response; the token response's body, or OAuth2Error."""
+        return CodeGrant(request, self).exchange()[1]
+
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
         """Authlib's Flask signals, not sent when nothing listens (blinker's send
         costs as much as reading the client's credentials)."""
@@ -195,7 +223,7 @@ class Provider(AuthorizationServer):
         the process: the same text as Flask's json.dumps (sorted keys, ASCII), which
         builds an encoder for every call."""
         if isinstance(body, dict):
-            body = _RESPONSE_JSON(body)
+            body = RESPONSE_JSON(body)
         if headers is default_json_headers:
             # Every token response's headers (Authlib's TOKEN_RESPONSE_HEADER): the
             # content type as an argument and the others added costs werkzeug a third
@@ -256,8 +284,10 @@ class Provider(AuthorizationServer):
                 "iat": now, "grant_id": user.sid or None}
         # For the token endpoint's audit line (ops/hooks.py): who got it, whatever the
         # access token's format, without reading the answer back.
-        g._get_current_object().issued_token = IssuedToken(user.sub, request.client.client_id,
-                                                           scope)
+        # (The token front answers outside Flask and reads request.user itself.)
+        if has_request_context():
+            g._get_current_object().issued_token = IssuedToken(
+                user.sub, request.client.client_id, scope)
         username = user.claims.get("preferred_username", user.sub)
         if username != user.sub:
             base["username"] = username

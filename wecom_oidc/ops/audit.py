@@ -44,12 +44,25 @@ def audit(event: str, **fields: Any) -> None:
         context = _globals().setdefault("audit_context", {})
         context.update({k: fields[k] for k in _CARRIED if fields.get(k)})
     entry = {**context, **fields}
-    parts = [f"event={_safe(event)}"]
-    parts += [f"{k}={_safe(v)}" for k, v in entry.items() if v not in (None, "")]
     if in_request:
         remote_addr = request._get_current_object().remote_addr  # type: ignore[attr-defined]
-        parts.append(f"ip={_safe(remote_addr or '-')}")
-        parts.append(f"rid={_request_id()}")
+        _write(event, entry, (remote_addr or "-", _request_id()))
+    else:
+        _write(event, entry, None)
+
+
+def audit_request(event: str, ip: str, rid: str, **fields: Any) -> None:
+    """audit() for a request answered in front of Flask (web/token_front.py): the
+    same line, its address and request id given."""
+    _write(event, fields, (ip, rid))
+
+
+def _write(event: str, entry: dict[str, Any], where: tuple[str, str] | None) -> None:
+    parts = [f"event={_safe(event)}"]
+    parts += [f"{k}={_safe(v)}" for k, v in entry.items() if v not in (None, "")]
+    if where is not None:
+        parts.append(f"ip={_safe(where[0])}")
+        parts.append(f"rid={where[1]}")
     log.info("audit %s", " ".join(parts))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from typing import Any
 
 from authlib.oauth2 import OAuth2Error
 from flask import Flask, Response, g, jsonify, render_template, request
@@ -33,6 +34,13 @@ PROGRAM_PATHS = ("/token", "/device/code", "/userinfo", "/revoke", "/introspect"
 # What a trusted proxy's X-Request-Id may be: enough for nginx's $request_id or a UUID,
 # nothing that could forge a log line.
 PROXY_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def front_request_id(environ: dict[str, Any], trust_proxy: bool) -> str:
+    """request_id() for an answer given in front of Flask (web/*_front.py): a trusted
+    proxy's X-Request-Id as ops/hooks.py takes it, else one made here."""
+    given = environ.get("HTTP_X_REQUEST_ID", "") if trust_proxy else ""
+    return given if given and PROXY_REQUEST_ID.match(given) else secrets.token_hex(6)
 
 
 def request_id() -> str:

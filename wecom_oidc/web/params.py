@@ -86,18 +86,23 @@ def check_parameters() -> None:
     if environ.get("CONTENT_TYPE"):
         sources += (req.form,)
     for values in sources:
-        for name, value in values.items(multi=True):
-            if not isinstance(value, str):
-                continue
-            limit = LONG_VALUES.get(name, MAX_VALUE)
-            if len(value) > limit or len(name) > MAX_VALUE:
-                raise RequestTooLarge(name[:64], limit)
-            pattern = SYNTAX.get(name)
-            # Every SYNTAX pattern is printable ASCII only, and its names are ours: a
-            # value it matches holds no control, so it is the whole check there.
-            if (not pattern.fullmatch(value) if pattern is not None else
-                    _CONTROL.search(name) or _CONTROL.search(value)):
-                raise MalformedParameter(name[:64])
+        check_values(values.items(multi=True))
+
+
+def check_values(items: Iterable[tuple[str, Any]]) -> None:
+    """check_parameters for (name, value) pairs (the token front's form)."""
+    for name, value in items:
+        if not isinstance(value, str):
+            continue
+        limit = LONG_VALUES.get(name, MAX_VALUE)
+        if len(value) > limit or len(name) > MAX_VALUE:
+            raise RequestTooLarge(name[:64], limit)
+        pattern = SYNTAX.get(name)
+        # Every SYNTAX pattern is printable ASCII only, and its names are ours: a
+        # value it matches holds no control, so it is the whole check there.
+        if (not pattern.fullmatch(value) if pattern is not None else
+                _CONTROL.search(name) or _CONTROL.search(value)):
+            raise MalformedParameter(name[:64])
 
 
 def init_app(app: Flask) -> None:

@@ -61,13 +61,18 @@ def claimed_client_id() -> str:
     # caught KeyError there.
     auth = request.environ.get("HTTP_AUTHORIZATION", "")
     if auth[:6].lower() == "basic ":
-        try:
-            user = base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")[0]
-            return unquote(user)  # RFC 6749 §2.3.1: form-urlencoded before encoding
-        except (ValueError, UnicodeDecodeError):
-            return ""
+        return basic_user(auth)
     return request.form.get("client_id", "") if request.method == "POST" else (
         request.args.get("client_id", ""))
+
+
+def basic_user(auth: str) -> str:
+    """The client_id a Basic Authorization header names, or ''."""
+    try:
+        user = base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")[0]
+        return unquote(user)  # RFC 6749 §2.3.1: form-urlencoded before encoding
+    except (ValueError, UnicodeDecodeError):
+        return ""
 
 
 def request_hits(endpoint: str, ip: str, client_id: str) -> list[tuple[str, str, int]]:

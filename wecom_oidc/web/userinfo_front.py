@@ -13,14 +13,13 @@ compares the two paths, so a hook added later that changes this answer fails the
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..oidc.provider import Provider
 from ..ratelimit import RateLimiter
 from .access_token import FRONT_RECORD as RECORD
-from .errors import PROXY_REQUEST_ID
+from .errors import front_request_id
 from .headers import EVERY_RESPONSE, NOT_A_PAGE
 from .rate_limits import FRONT_DECISIONS as DECISIONS
 from .views import CLAIMS_JSON
@@ -72,9 +71,7 @@ class UserinfoFront:
             environ[DECISIONS] = decisions
             return self.app(environ, start_response)
         body = (CLAIMS_JSON(claims) + "\n").encode()  # the view's body, newline included
-        # The request id as ops/hooks.py gives it: a trusted proxy's, else made here.
-        given = get("HTTP_X_REQUEST_ID", "") if self._proxy_ids else ""
-        rid = given if given and PROXY_REQUEST_ID.match(given) else secrets.token_hex(6)
+        rid = front_request_id(environ, self._proxy_ids)
         start_response("200 OK", [*_HEAD, ("Content-Length", str(len(body))),
                                   ("Cache-Control", "no-store"), ("X-Request-Id", rid), *_TAIL])
         return [body]

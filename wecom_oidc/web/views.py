@@ -42,6 +42,7 @@ from .rate_limits import limit_client
 from .redirect import Redirect
 from .session_check import still_member
 from .session_cookie import session_cookie, set_session_cookie
+from .token_front import OUTCOME as FRONT_OUTCOME
 
 log = logging.getLogger("wecom_oidc.web")
 
@@ -178,6 +179,13 @@ def _redirect(location: str) -> Response:
 
 @bp.post("/token")
 def token() -> Response:
+    # The token front (web/token_front.py) ran this exchange and it was refused or
+    # failed: answered here with every hook, the code not taken a second time.
+    outcome = request.environ.get(FRONT_OUTCOME)
+    if isinstance(outcome, OAuth2Error):
+        return provider().handle_error_response(None, outcome)
+    if isinstance(outcome, Exception):
+        raise outcome
     return provider().create_token_response()
 
 
