@@ -10,7 +10,9 @@ and the rate limits on (raised far above the load, as in `make bench`):
 
 Modes: token, token-opaque (a client with access_token_format = "opaque"), userinfo,
 userinfo-opaque (N calls with one access token), healthz (the floor of this loop).
-`--top K` prints Python calls per operation and cProfile's K costliest functions.
+`--top K` prints Python calls per operation and cProfile's K costliest functions
+(`--sort cumulative` for inclusive costs); `--direct` calls the WSGI app as a server
+does (token modes), without the test client's own work in the figures.
 
 Instructions, which neighbours on a shared machine do not move: run it under
 valgrind with `--callgrind`, which switches instrumentation on around the loop only,
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import base64
 import cProfile
+import io
 import os
 import pstats
 import subprocess
@@ -35,7 +38,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent / "tests")]
@@ -98,6 +101,33 @@ def operations(app: Any, client_id: str) -> tuple[Callable[[], str], Callable[[s
     return mint, exchange, userinfo
 
 
+def direct_exchange(app: Any, client_id: str) -> Callable[[str], Any]:
+    """exchange(code) as a WSGI server calls the bridge (an environ, start_response),
+    without the test client's own work: the bridge's cost alone."""
+    basic = "Basic " + base64.b64encode(f"{client_id}:{CONFIDENTIAL[1]}".encode()).decode()
+    wsgi = app.wsgi_app
+    base = {"REQUEST_METHOD": "POST", "SCRIPT_NAME": "", "PATH_INFO": "/token",
+            "QUERY_STRING": "", "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded", "HTTP_HOST": "127.0.0.1:8080",
+            "HTTP_AUTHORIZATION": basic, "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+            "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False}
+    status: list[str] = []
+
+    def start_response(line: str, headers: Any, exc_info: Any = None) -> None:
+        status.append(line)
+
+    def exchange(code: str) -> Any:
+        body = urlencode({"grant_type": "authorization_code", "code": code,
+                          "redirect_uri": WEB_REDIRECT, "code_verifier": VERIFIER}).encode()
+        environ = {**base, "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body)}
+        answer = b"".join(wsgi(environ, start_response))
+        assert status.pop() == "200 OK", answer
+        return answer
+
+    return exchange
+
+
 def callgrind(on: bool) -> None:
     subprocess.run(["callgrind_control", "-i", "on" if on else "off", str(os.getpid())],
                    check=True, stdout=subprocess.DEVNULL)
@@ -127,6 +157,9 @@ def main() -> int:
                                          "userinfo-opaque", "healthz"])
     parser.add_argument("n", type=int, nargs="?", default=500)
     parser.add_argument("--top", type=int, default=0, help="cProfile's K costliest functions")
+    parser.add_argument("--direct", action="store_true",
+                        help="token modes: call the WSGI app as a server does, no test client")
+    parser.add_argument("--sort", default="tottime", help="cProfile's order for --top")
     parser.add_argument("--callgrind", action="store_true",
                         help="under valgrind: instrument the loop only")
     args = parser.parse_args()
@@ -148,7 +181,8 @@ def main() -> int:
             items: list[Any] = [None] * args.n
             op = lambda _: http.get("/healthz")  # noqa: E731
         elif args.mode.startswith("token"):
-            items, op = [mint() for _ in range(args.n)], exchange
+            items = [mint() for _ in range(args.n)]
+            op = direct_exchange(app, client_id) if args.direct else exchange
         else:
             items, op = [exchange(mint())["access_token"]] * args.n, userinfo
         profiler = cProfile.Profile() if args.top else None
@@ -158,7 +192,7 @@ def main() -> int:
     if profiler:
         stats = pstats.Stats(profiler)
         print(f"Python calls per operation: {stats.total_calls / args.n:.0f}")  # type: ignore[attr-defined]
-        stats.sort_stats("tottime").print_stats(args.top)
+        stats.sort_stats(args.sort).print_stats(args.top)
     return 0
 
 
