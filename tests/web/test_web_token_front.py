@@ -271,3 +271,29 @@ def test_front_takes_a_request_id_as_the_hooks_do(build_app, hops, given, kept):
                      headers={**basic_auth(APP_ID, APP_SECRET), "X-Request-Id": given})
     assert resp.status_code == 200
     assert (resp.headers["X-Request-Id"] == given) is kept
+
+
+def test_a_body_cut_short_is_flasks_to_refuse(app, views):
+    http = app.test_client()
+    body = f"grant_type=authorization_code&code={login(http)}&redirect_uri=x".encode()
+    resp = http.post("/token", data=body[:20], headers={
+        **basic_auth(APP_ID, APP_SECRET), "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Length": str(len(body))})
+    assert resp.status_code == 400 and views[-1] == "/token"
+
+
+def test_a_body_that_cannot_be_read_is_flasks_to_refuse(app, views):
+    class Broken:
+        def read(self, *args):
+            raise OSError("connection reset")
+
+    http = app.test_client()
+    code = login(http)
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/token", "SERVER_NAME": "localhost",
+               "SERVER_PORT": "80", "wsgi.url_scheme": "http", "wsgi.input": Broken(),
+               "CONTENT_TYPE": "application/x-www-form-urlencoded", "CONTENT_LENGTH": "60",
+               "HTTP_AUTHORIZATION": basic_auth(APP_ID, APP_SECRET)["Authorization"]}
+    statuses: list[str] = []
+    b"".join(app.wsgi_app(environ, lambda status, headers, *_: statuses.append(status)))
+    assert statuses == ["400 BAD REQUEST"] and views[-1] == "/token"
+    assert exchange(http, code).status_code == 200  # nothing was taken
