@@ -55,6 +55,7 @@ from .base import (
     up_to_ceiling,
     used_marker,
 )
+from .redis_conns import Lender
 from .redis_url import RedisTarget, parse_redis_url
 
 log = logging.getLogger(__name__)
@@ -237,8 +238,10 @@ class RedisStore:
         self._index_add = client.register_script(_INDEX_ADD)
         self._index_add_many = client.register_script(_INDEX_ADD_MANY)
         self._index_members = client.register_script(_INDEX_MEMBERS)
-        # Standalone and Sentinel: one pool behind the client (Cluster has one per node).
-        self._pool = None if cluster else getattr(client, "connection_pool", None)
+        # Standalone and Sentinel: one pool behind the client (Cluster has one per node),
+        # whose connections a Lender hands out for the hot path's commands.
+        pool = None if cluster else getattr(client, "connection_pool", None)
+        self._lender = Lender(pool) if pool is not None else None
 
     @classmethod
     def from_url(cls, url: str) -> RedisStore:
@@ -264,23 +267,18 @@ class RedisStore:
     # -- commands -------------------------------------------------------------------------
 
     def _command(self, *args: Any) -> Any:
-        """One command and its raw reply on a pooled connection, the way redis-py's
-        execute_command runs it (the connection's retry policy: a connection error
-        disconnects, then the command is sent again) without its per-command layers
-        (response callbacks, event dispatch, metrics hooks): a third of a GET's
-        instructions. Only for commands whose raw reply is what we use."""
-        pool = self._pool
-        if pool is None:
+        """One command and its raw reply, the way redis-py's execute_command runs it
+        (the connection's retry policy: a connection error disconnects, then the
+        command is sent again) without its per-command layers (response callbacks,
+        event dispatch, metrics hooks, the pool's checkout: see redis_conns). Only for
+        commands whose raw reply is what we use."""
+        lender = self._lender
+        if lender is None:
             return self._r.execute_command(*args)
-        conn = pool.get_connection()
-        try:
-            return conn.retry.call_with_retry(lambda: _round_trip(conn, args),
-                                              lambda _error: conn.disconnect())
-        finally:
-            pool.release(conn)
+        return lender.call(args)
 
     def _eval(self, script: Any, keys: list[str], args: list[Any]) -> Any:
-        if self._pool is None:
+        if self._lender is None:
             return script(keys=keys, args=args)
         try:
             return self._command("EVALSHA", script.sha, len(keys), *keys, *args)
@@ -429,6 +427,8 @@ class RedisStore:
             self._r.ping()
 
     def close(self) -> None:
+        if self._lender is not None:
+            self._lender.close()
         for client in [self._r, *self._extra]:
             with contextlib.suppress(redis.RedisError, RedisClusterException, OSError):
                 client.close()
@@ -436,11 +436,6 @@ class RedisStore:
             if pool is not None:  # Sentinel/explicit pools are not closed by client.close()
                 with contextlib.suppress(redis.RedisError, OSError):
                     pool.disconnect()
-
-
-def _round_trip(conn: Any, args: tuple[Any, ...]) -> Any:
-    conn.send_command(*args)
-    return conn.read_response()
 
 
 class _Errors:
