@@ -585,6 +585,63 @@ def test_store_index_add_many_bad_entry_raises_before_adding_any(store: StateSto
     assert store.index_members("member_grants", "u") == []
 
 
+# -- put_many -------------------------------------------------------------------------
+
+
+def test_store_put_many_writes_each_record_and_index_entry(store: StateStore):
+    store.put("session", "sid-1", {"old": True}, ttl=60)
+    store.put_many([("person", "sid-1", {"sub": "zhangsan", "grant_id": "sid-1"}, 60),
+                    ("session", "sid-1", {"sub": "zhangsan", "v": "新"}, 60)],
+                   index=[("member_grants", "zhangsan", "sid-1", 60),
+                          ("live_members", "all", "zhangsan", 60)])
+    store.put_many([])
+    assert store.get_many([("person", "sid-1"), ("session", "sid-1")]) == [
+        {"sub": "zhangsan", "grant_id": "sid-1"}, {"sub": "zhangsan", "v": "新"}]
+    assert store.index_members("member_grants", "zhangsan") == ["sid-1"]
+    assert store.index_members("live_members", "all") == ["zhangsan"]
+
+
+def test_store_put_many_records_join_their_grants(store: StateStore):
+    store.put_many([("person", "p", {"grant_id": "g1"}, 60),
+                    ("code", "c", {"grant_id": "g1"}, 60),
+                    ("session", "s", {"no": "grant"}, 60),
+                    ("access_token", "a", {"grant_id": "g2"}, 60)])
+    assert store.revoke_grant("g1") == 2
+    assert store.get_many([("person", "p"), ("code", "c"), ("session", "s"),
+                           ("access_token", "a")]) == [
+        None, None, {"no": "grant"}, {"grant_id": "g2"}]
+
+
+def test_store_put_many_spans_many_keys(store: StateStore):
+    # Enough keys to land in many Redis Cluster slots.
+    store.put_many([("code", f"c{i}", {"i": i}, 60) for i in range(40)],
+                   index=[("grant_clients", f"sid-{i}", "app", 60) for i in range(40)])
+    assert store.get_many([("code", f"c{i}") for i in range(40)]) == [
+        {"i": i} for i in range(40)]
+    assert all(store.index_members("grant_clients", f"sid-{i}") == ["app"] for i in range(40))
+
+
+def test_store_put_many_each_record_keeps_its_own_ttl(store: StateStore, elapse):
+    store.put_many([("session", "short", {"v": 1}, 0.2), ("person", "long", {"v": 2}, 60)],
+                   index=[("member_grants", "u", "short", 0.2),
+                          ("member_grants", "u", "long", 60)])
+    elapse(0.4)
+    assert store.get_many([("session", "short"), ("person", "long")]) == [None, {"v": 2}]
+    assert store.index_members("member_grants", "u") == ["long"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"items": [("session", "s", {"v": 1}, 60), ("person", "p", {"v": 2}, 0)]},
+    {"items": [("session", "s", {"v": 1}, 60), ("bad:kind", "p", {}, 60)]},
+    {"items": [("session", "s", {"v": 1}, 60), ("person", "p", {"x": {1, 2}}, 60)]},
+    {"items": [("session", "s", {"v": 1}, 60)], "index": [("member_grants", "u", "", 60)]},
+])
+def test_store_put_many_bad_argument_raises_before_writing_any(store: StateStore, bad):
+    with pytest.raises((TypeError, ValueError)):
+        store.put_many(bad["items"], index=bad.get("index", ()))
+    assert store.get("session", "s") is None
+
+
 def test_store_lock_one_winner_released_only_by_its_owner(store):
     from wecom_oidc.store.lock import store_lock
 

@@ -138,6 +138,12 @@ def test_redis_scripts_lost_by_the_server_are_loaded_again(tmp_path):
         assert store.delete_if("code", "a", record)
         assert store.revoke_grant("g1") == 1
         assert store.get("code", "b") is None
+        raw.script_flush()  # a pipeline of scripts: written again, one by one
+        store.put_many([("code", "c", record, 60), ("session", "s", {"v": 2}, 60)],
+                       index=[("member_grants", "u", "sid", 60)])
+        assert store.get_many([("code", "c"), ("session", "s")]) == [record, {"v": 2}]
+        assert store.index_members("member_grants", "u") == ["sid"]
+        assert store.revoke_grant("g1") == 1
     finally:
         raw.close()
         store.close()

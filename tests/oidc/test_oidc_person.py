@@ -43,6 +43,11 @@ class Counting(MemoryStore):
         self.writes.append(("put", kind))
         super().put(kind, key, record, ttl)
 
+    def put_many(self, items, index=()):
+        self.writes.extend(("put", kind) for kind, _, _, _ in items)
+        self.writes.extend(("index_add", kind) for kind, _, _, _ in index)
+        super().put_many(items, index)
+
     def take(self, kind, key, used=None):
         record = super().take(kind, key, used)
         if record is not None and used is not None:

@@ -45,3 +45,12 @@ def test_instrumented_store_take_used_passes_the_marker_through():
     assert store.take("code", "a", used=("code_used", 60)) == {"grant_id": "g",
                                                                "client_id": "c"}
     assert inner.get("code_used", "a") == {"grant_id": "g", "client_id": "c"}
+
+
+def test_instrumented_store_put_many_passes_through():
+    inner = MemoryStore()
+    store = InstrumentedStore(inner, lambda op: None)
+    store.put_many([("session", "sid", {"v": 1}, 60)],
+                   index=[("member_grants", "u", "sid", 60)])
+    assert inner.get("session", "sid") == {"v": 1}
+    assert inner.index_members("member_grants", "u") == ["sid"]

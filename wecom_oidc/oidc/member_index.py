@@ -11,7 +11,7 @@ of what it points at, so it never outlives it:
 
 from __future__ import annotations
 
-from ..store.base import StateStore
+from ..store.base import IndexEntry, StateStore
 from ..store.kinds import Kind
 
 MEMBER_GRANTS = Kind.MEMBER_GRANTS
@@ -22,11 +22,17 @@ ALL = "all"
 
 def track(store: StateStore, sub: str, sid: str, clients: list[str], ttl: float) -> None:
     """Remember that `sub` holds login `sid` used by `clients`, for `ttl` seconds."""
+    store.index_add_many(entries(sub, sid, clients, ttl))
+
+
+def entries(sub: str, sid: str, clients: list[str], ttl: float) -> list[IndexEntry]:
+    """track()'s index entries (none for an empty member or login, or no time left),
+    for StateStore.put_many."""
     if not sub or not sid or ttl <= 0:
-        return
-    store.index_add_many([(MEMBER_GRANTS, sub, sid, ttl),
-                          *((GRANT_CLIENTS, sid, client_id, ttl) for client_id in clients),
-                          (LIVE_MEMBERS, ALL, sub, ttl)])
+        return []
+    return [(MEMBER_GRANTS, sub, sid, ttl),
+            *((GRANT_CLIENTS, sid, client_id, ttl) for client_id in clients),
+            (LIVE_MEMBERS, ALL, sub, ttl)]
 
 
 def live_members(store: StateStore) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import Settings
 from ..identity import Identity
-from ..store.base import StateStore
+from ..store.base import Put, StateStore
 from ..store.kinds import Kind
 from .member_index import track
 from .models import User
@@ -34,10 +34,15 @@ def outlives(settings: Settings) -> float:
 
 def save(store: StateStore, user: User, expires_at: float, now: float) -> None:
     """Write the person of login `user.sid`, to live until `expires_at`."""
-    store.put(PERSON, user.sid, {"sub": user.sub, "claims": user.claims,
-                                 "identity": user.identity, "auth_time": user.auth_time,
-                                 "expires_at": expires_at, "grant_id": user.sid},
-              expires_at - now)
+    store.put(*item(user, expires_at, now))
+
+
+def item(user: User, expires_at: float, now: float) -> Put:
+    """save()'s write, for StateStore.put_many."""
+    return (PERSON, user.sid, {"sub": user.sub, "claims": user.claims,
+                               "identity": user.identity, "auth_time": user.auth_time,
+                               "expires_at": expires_at, "grant_id": user.sid},
+            expires_at - now)
 
 
 def user_of(sid: str, record: dict[str, Any]) -> User:

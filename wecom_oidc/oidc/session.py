@@ -22,7 +22,7 @@ from ..config import SessionSettings
 from ..store.base import StateStore
 from ..store.kinds import Kind
 from . import person
-from .member_index import track
+from .member_index import entries, track
 from .models import User
 
 SESSION = Kind.SESSION
@@ -66,10 +66,12 @@ class Sessions:
         s = Session(cookie=f"{sid}.{secrets.token_urlsafe(32)}", sid=sid, sub=sub,
                     claims=claims, identity=identity, auth_time=auth_time,
                     expires_at=now + self.settings.lifetime, clients=[client_id])
-        person.save(self.store, s.user(), self._person_until(s), now)
-        self.store.put(SESSION, sid, s.record(), self.settings.lifetime)
-        # For offboarding, as long as anything of the login may live.
-        track(self.store, s.sub, s.sid, s.clients, self._person_until(s) - now)
+        until = self._person_until(s)
+        # One round trip: the person, the session, and for offboarding the index of the
+        # login, as long as anything of it may live.
+        self.store.put_many([person.item(s.user(), until, now),
+                             (SESSION, sid, s.record(), self.settings.lifetime)],
+                            index=entries(s.sub, s.sid, s.clients, until - now))
         return s
 
     def _person_until(self, s: Session) -> float:

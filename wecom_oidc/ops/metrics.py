@@ -24,7 +24,7 @@ from prometheus_client import (
 )
 
 from ..errors import StoreUnavailable
-from ..store.base import Increment, IndexEntry, Used
+from ..store.base import Increment, IndexEntry, Put, Used
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _GRANTS = ("authorization_code", "refresh_token")
@@ -180,6 +180,9 @@ class InstrumentedStore:
 
     def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
         self._run("put", kind, key, record, ttl)
+
+    def put_many(self, items: Sequence[Put], index: Sequence[IndexEntry] = ()) -> None:
+        self._run("put_many", items, index)
 
     def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
         return self._run("add", kind, key, record, ttl)

@@ -23,6 +23,9 @@ Used = tuple[str, float]
 # One entry of StateStore.index_add_many: (kind, key, member, ttl in seconds).
 IndexEntry = tuple[str, str, str, float]
 
+# One record of StateStore.put_many: (kind, key, record, ttl in seconds).
+Put = tuple[str, str, dict[str, Any], float]
+
 _KIND_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -42,6 +45,13 @@ class StateStore(Protocol):
 
     def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
         """Insert or replace the record."""
+
+    def put_many(self, items: Sequence[Put], index: Sequence[IndexEntry] = ()) -> None:
+        """`put` of each (kind, key, record, ttl), then `index_add_many(index)`, in one
+        round trip where the backend allows it (a login's person, session and
+        offboarding index): one transaction on SQLite (one turn on its writers' lock),
+        one pipeline on Redis. Every argument is checked before anything is written;
+        each put is atomic, the set need not be."""
 
     def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
         """Insert only if no live record exists; True if this call inserted it.

@@ -17,6 +17,7 @@ from .base import (
     Clock,
     Increment,
     IndexEntry,
+    Put,
     Used,
     check_entries,
     check_increments,
@@ -85,6 +86,16 @@ class MemoryStore:
         with self._lock:
             self._rows[hkey] = row
             self._wrote(self._clock())
+
+    def put_many(self, items: Sequence[Put], index: Sequence[IndexEntry] = ()) -> None:
+        rows = [(hash_key(kind, key), self._row(kind, record, ttl))
+                for kind, key, record, ttl in items]
+        checked = check_entries(index)
+        with self._lock:
+            now = self._clock()
+            self._rows.update(rows)
+            self._index(checked, now)
+            self._wrote(now)
 
     def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
         hkey, row = hash_key(kind, key), self._row(kind, record, ttl)
@@ -181,10 +192,13 @@ class MemoryStore:
         checked = check_entries(entries)
         with self._lock:
             now = self._clock()
-            for hkey, member, ttl in checked:
-                members = self._sets.setdefault(hkey, {})
-                members[member] = max(members.get(member, 0.0), now + ttl)
+            self._index(checked, now)
             self._wrote(now)
+
+    def _index(self, checked: list[tuple[str, str, float]], now: float) -> None:
+        for hkey, member, ttl in checked:
+            members = self._sets.setdefault(hkey, {})
+            members[member] = max(members.get(member, 0.0), now + ttl)
 
     def index_members(self, kind: str, key: str) -> list[str]:
         hkey = hash_key(kind, key)

@@ -42,6 +42,7 @@ from .base import (
     NO_CEILING,
     Increment,
     IndexEntry,
+    Put,
     Used,
     check_increments,
     check_kind,
@@ -287,10 +288,15 @@ class RedisStore:
 
     # -- StateStore ---------------------------------------------------------------------
 
-    def _set(self, kind: str, key: str, record: dict[str, Any], ttl: float, nx: bool) -> bool:
+    def _record(self, kind: str, key: str, record: dict[str, Any],
+                ttl: float) -> tuple[str, str, int, str | None]:
+        """(key, JSON text, ttl in ms, grant id) of a record to write, checked."""
         check_kind(kind)
         ms = max(1, math.ceil(check_ttl(ttl) * 1000))
-        rkey, text, grant = self._key(kind, key), dump_record(record), grant_of(record)
+        return self._key(kind, key), dump_record(record), ms, grant_of(record)
+
+    def _set(self, kind: str, key: str, record: dict[str, Any], ttl: float, nx: bool) -> bool:
+        rkey, text, ms, grant = self._record(kind, key, record, ttl)
         with _ERRORS:
             if grant is None:
                 if nx:
@@ -306,6 +312,40 @@ class RedisStore:
 
     def put(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> None:
         self._set(kind, key, record, ttl, nx=False)
+
+    def put_many(self, items: Sequence[Put], index: Sequence[IndexEntry] = ()) -> None:
+        writes = [self._write_command(kind, key, record, ttl) for kind, key, record, ttl in items]
+        entries = self._index_entries(index)
+        if self._lender is None:  # Cluster: the keys are in many slots
+            self._put_each(items, index)
+            return
+        if entries:
+            keys, argv = _index_argv(entries)
+            writes.append(("EVALSHA", self._index_add_many.sha, len(keys), *keys, *argv))
+        if not writes:
+            return
+        with _ERRORS:
+            replies = self._lender.call_many(writes)
+        if any(isinstance(reply, NoScriptError) for reply in replies):
+            self._put_each(items, index)  # the server lost a script; every write may run again
+            return
+        with _ERRORS:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+
+    def _put_each(self, items: Sequence[Put], index: Sequence[IndexEntry]) -> None:
+        for kind, key, record, ttl in items:
+            self.put(kind, key, record, ttl)
+        self.index_add_many(index)
+
+    def _write_command(self, kind: str, key: str, record: dict[str, Any],
+                       ttl: float) -> tuple[Any, ...]:
+        """put's command, for a pipeline (standalone or Sentinel)."""
+        rkey, text, ms, grant = self._record(kind, key, record, ttl)
+        if grant is None:
+            return ("SET", rkey, text, "PX", ms)
+        return ("EVALSHA", self._write.sha, 2, rkey, self._grant_key(grant), text, ms, "0")
 
     def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
         return self._set(kind, key, record, ttl, nx=True)
@@ -397,16 +437,19 @@ class RedisStore:
         with _ERRORS:
             self._eval(self._index_add, [skey], [member, ms])
 
+    def _index_entries(self, entries: Sequence[IndexEntry]) -> list[tuple[str, str, int]]:
+        """(set key, member, ttl in ms) of each entry, all checked."""
+        return [(self._set_key(kind, key), check_member(member),
+                 max(1, math.ceil(check_ttl(ttl) * 1000)))
+                for kind, key, member, ttl in entries]
+
     def index_add_many(self, entries: Sequence[IndexEntry]) -> None:
-        checked = [(self._set_key(kind, key), check_member(member),
-                    max(1, math.ceil(check_ttl(ttl) * 1000)))
-                   for kind, key, member, ttl in entries]
+        checked = self._index_entries(entries)
         if not checked:
             return
         with _ERRORS:
             if not self.cluster:
-                self._eval(self._index_add_many, [k for k, _, _ in checked],
-                           [a for _, m, ms in checked for a in (m, ms)])
+                self._eval(self._index_add_many, *_index_argv(checked))
                 return
             # A script may only touch keys of one slot: a cluster adds set by set.
             for skey, member, ms in checked:
@@ -436,6 +479,11 @@ class RedisStore:
             if pool is not None:  # Sentinel/explicit pools are not closed by client.close()
                 with contextlib.suppress(redis.RedisError, OSError):
                     pool.disconnect()
+
+
+def _index_argv(checked: list[tuple[str, str, int]]) -> tuple[list[str], list[Any]]:
+    """_INDEX_ADD_MANY's KEYS and ARGV."""
+    return [k for k, _, _ in checked], [a for _, m, ms in checked for a in (m, ms)]
 
 
 class _Errors:

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Callable
 from typing import Any
+
+import redis
 
 
 class Lender:
@@ -43,12 +46,21 @@ class Lender:
 
     def call(self, args: tuple[Any, ...]) -> Any:
         """Send `args`, return the reply (the connection's retry policy applies)."""
+        return self._lend(_round_trip, args)
+
+    def call_many(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """Send every command at once (a pipeline, no MULTI) and return their replies
+        in order, an error reply as its ResponseError. A connection error sends them
+        all again: for commands that may run twice."""
+        return self._lend(_pipelined, commands)
+
+    def _lend(self, run: Callable[[Any, Any], Any], payload: Any) -> Any:
         try:
             conn = self._idle.pop()
         except IndexError:
             conn = self._pool.make_connection()
         try:
-            reply = conn.retry.call_with_retry(lambda: _round_trip(conn, args),
+            reply = conn.retry.call_with_retry(lambda: run(conn, payload),
                                                lambda _error: conn.disconnect())
         except BaseException:
             conn.disconnect()  # its reply may still be on the way: never lend it as it is
@@ -74,6 +86,18 @@ def _round_trip(conn: Any, args: tuple[Any, ...]) -> Any:
     conn.connect()  # a no-op when connected; else connects (Sentinel: finds the master)
     conn.send_command(*args)
     return conn.read_response()
+
+
+def _pipelined(conn: Any, commands: list[tuple[Any, ...]]) -> list[Any]:
+    conn.connect()
+    conn.send_packed_command(conn.pack_commands(commands))
+    replies = []
+    for _ in commands:
+        try:
+            replies.append(conn.read_response())
+        except redis.ResponseError as error:  # one command's error: read the others' replies
+            replies.append(error)
+    return replies
 
 
 _LENDERS: weakref.WeakSet[Lender] = weakref.WeakSet()

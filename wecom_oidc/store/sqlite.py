@@ -44,6 +44,7 @@ from .base import (
     Clock,
     Increment,
     IndexEntry,
+    Put,
     Used,
     check_entries,
     check_increments,
@@ -126,6 +127,14 @@ _PUT = """INSERT INTO records (hkey, kind, record, expires_at, grant_id) VALUES 
 # The live counters among some keys (amount 0 only reads: an expired or absent counter
 # is 0, and stays absent). ?1 is now.
 _COUNTERS = "SELECT hkey, value FROM counters WHERE expires_at > ?1 AND hkey IN ({marks})"
+
+
+def _index_rows(db: sqlite3.Connection, checked: list[tuple[str, str, float]],
+                now: float) -> None:
+    """index_add_many's entries as the rows of one multi-row upsert."""
+    rows = ", ".join(["(?, ?, ?)"] * len(checked))
+    values = [v for hkey, member, ttl in checked for v in (hkey, member, now + ttl)]
+    db.execute(_INDEX_ADD_ROWS.format(rows=rows), values)
 
 
 @functools.cache
@@ -311,6 +320,25 @@ class SqliteStore:
             db.execute(_PUT, values)
             self._wrote(db, self._clock())
 
+    def put_many(self, items: Sequence[Put], index: Sequence[IndexEntry] = ()) -> None:
+        rows = [self._values(kind, key, record, ttl) for kind, key, record, ttl in items]
+        checked = check_entries(index)
+        if not rows and not checked:
+            return
+        now = self._clock()
+        with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(_PUT, rows)
+                if checked:
+                    _index_rows(db, checked, now)
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+            self._wrote(db, now)
+
     def add(self, kind: str, key: str, record: dict[str, Any], ttl: float) -> bool:
         values = self._values(kind, key, record, ttl)
         now = self._clock()
@@ -455,11 +483,8 @@ class SqliteStore:
         if not checked:
             return
         now = self._clock()
-        # One statement, so one commit: the rows of a multi-row upsert.
-        rows = ", ".join(["(?, ?, ?)"] * len(checked))
-        values = [v for hkey, member, ttl in checked for v in (hkey, member, now + ttl)]
         with self._db() as db:
-            db.execute(_INDEX_ADD_ROWS.format(rows=rows), values)
+            _index_rows(db, checked, now)  # one statement, so one commit
             self._wrote(db, now)
 
     def index_members(self, kind: str, key: str) -> list[str]:
