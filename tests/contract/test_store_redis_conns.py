@@ -35,6 +35,18 @@ def test_redis_lender_reply_late_after_a_timeout_never_answers_the_next_command(
     assert lender.call(("GET", key)) == "mine"
 
 
+def test_redis_lender_error_reply_keeps_the_connection(lender, redis_prefix):
+    key = f"{redis_prefix}k"
+    lender.call(("SET", key, "not a number"))
+    before = lender.call(("CLIENT", "ID"))
+    with pytest.raises(redis.ResponseError):
+        lender.call(("INCR", key))
+    assert lender.call(("CLIENT", "ID")) == before
+    failed, value = lender.call_many([("INCR", key), ("GET", key)])
+    assert isinstance(failed, redis.ResponseError) and value == "not a number"
+    assert lender.call(("CLIENT", "ID")) == before
+
+
 def test_redis_lender_forked_child_never_uses_the_parents_connection(lender):
     parent_id = lender.call(("CLIENT", "ID"))
     read, write = os.pipe()

@@ -62,6 +62,9 @@ class Lender:
         try:
             reply = conn.retry.call_with_retry(lambda: run(conn, payload),
                                                lambda _error: conn.disconnect())
+        except redis.ResponseError:  # an error reply, read whole: the connection is clean
+            self._idle.append(conn)
+            raise
         except BaseException:
             conn.disconnect()  # its reply may still be on the way: never lend it as it is
             self._idle.append(conn)
