@@ -168,12 +168,13 @@ class Result:
         return d[min(len(d) - 1, int(p / 100 * len(d)))]
 
 
-def new_session(users: int) -> aiohttp.ClientSession:
+def new_session(users: int, trace: aiohttp.TraceConfig | None = None) -> aiohttp.ClientSession:
     # unsafe=True: keep cookies set by an IP-address host (everything is on 127.0.0.1).
     return aiohttp.ClientSession(
         cookie_jar=aiohttp.CookieJar(unsafe=True),
         connector=aiohttp.TCPConnector(limit=0, limit_per_host=0, force_close=False),
-        headers={"User-Agent": DESKTOP_UA}, timeout=aiohttp.ClientTimeout(total=60))
+        headers={"User-Agent": DESKTOP_UA}, timeout=aiohttp.ClientTimeout(total=60),
+        trace_configs=[trace] if trace else None)
 
 
 # An operation; it may return the seconds it spent outside the bridge (a float).
@@ -182,15 +183,17 @@ Op = Callable[[aiohttp.ClientSession, int, int], Awaitable[object]]
 
 async def run_users(op: Op, users: int, *, seconds: float | None = None,
                     count: int | None = None, warmup: float = 1.0,
-                    on_window: Callable[[bool], None] | None = None) -> Result:
+                    on_window: Callable[[bool], None] | None = None,
+                    trace: aiohttp.TraceConfig | None = None) -> Result:
     """`users` concurrent loops of `op(http, user, i)`; each user has its own session.
     With `seconds`: after `warmup` and once every user has finished one operation (the
     pipeline full: with 256 users and seconds-long logins, a window opened earlier
     counts the CPU of a ramp that has not completed yet), the operations that end
     inside the window count (throughput = completions / window, as for a long steady
     run), and `on_window(True/False)` marks its start and end (CPU readings).
+    `trace`: hooks every request of every user's session (latency_trace.py).
     With `count`: run that many operations in all, every one counted."""
-    sessions = [new_session(users) for _ in range(users)]
+    sessions = [new_session(users, trace) for _ in range(users)]
     result = Result(users, 0.0)
     window = {"open": False, "t0": 0.0, "t1": float("inf")}
     done = {"n": 0}

@@ -17,9 +17,11 @@ import shlex
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -76,6 +78,8 @@ class Bench:
         self.bridge, self.emulator, self.seconds = bridge, emulator, seconds
         self.target = load.Target(bridge.url, emulator.url if emulator else "")
         self.logins = 0
+        self.trace: aiohttp.TraceConfig | None = None  # latency_trace.py's hooks
+        self.window_ns: dict[bool, int] = {}  # the last measured window (monotonic)
 
     def emu(self, method: str, path: str, **body) -> dict:
         r = requests.request(method, f"{self.emulator.url}/_emulator/{path}",
@@ -89,6 +93,7 @@ class Bench:
         marks: dict[bool, tuple] = {}
 
         def on_window(opening: bool) -> None:
+            self.window_ns[opening] = time.monotonic_ns()
             if self.emulator is None:
                 marks[opening] = (server.cpu(), 0.0, {})
             else:
@@ -97,7 +102,7 @@ class Bench:
         before = self.emu("GET", "calls") if self.emulator else {}
         result = asyncio.run(load.run_users(
             op, users, seconds=None if count else self.seconds, count=count,
-            on_window=on_window))
+            on_window=on_window, trace=self.trace))
         after = self.emu("GET", "calls") if self.emulator else {}
         (c0, e0, k0), (c1, e1, k1) = marks[True], marks[False]
         phase = Phase(name, result, c1 - c0, e1 - e0, _delta(k0, k1), wecom_ms,

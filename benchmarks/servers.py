@@ -17,6 +17,8 @@ import requests
 
 HERE = Path(__file__).resolve().parent
 TICK = os.sysconf("SC_CLK_TCK")
+# Set by latency_trace.py: servers start under trace_hooks.py, which times their requests.
+TRACE_DIR: Path | None = None
 
 EMULATOR = """
 import sys
@@ -122,6 +124,8 @@ class Server:
 
 def _spawn(name: str, args: list[str], url: str, health: str, workdir: Path) -> Server:
     log = open(workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed by Server.stop
+    if TRACE_DIR is not None:
+        args = [args[0], str(HERE / "trace_hooks.py"), str(TRACE_DIR), name, *args[1:]]
     proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     server = Server(name, url, proc, files=[log])
