@@ -116,6 +116,9 @@ def compose(driver: dict[str, Span], app: dict[str, Span], calls: list[Span],
             continue  # cut by the phase's start or end
         if not window[0] <= last.t1 <= window[1]:
             continue
+        if any(name not in app for name, d in reqs
+               if not d.path.lstrip("/").startswith(pages)):
+            continue  # a request the app never answered (refused before it)
         parts = dict.fromkeys(PARTS, 0.0)
         at_wecom = 0.0
         for i, (name, d) in enumerate(reqs):
