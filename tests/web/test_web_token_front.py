@@ -39,19 +39,6 @@ def _front(app: flask.Flask) -> TokenFront:
 
 
 @pytest.fixture
-def views(app):
-    """The requests Flask itself handled."""
-    seen: list[str] = []
-
-    def started(sender, **extra):
-        seen.append(flask.request.path)
-
-    flask.request_started.connect(started, app)
-    yield seen
-    flask.request_started.disconnect(started, app)
-
-
-@pytest.fixture
 def takes(app):
     """Every store.take of a code, as (kind, key)."""
     store = app.extensions["wecom_oidc"].store

@@ -26,19 +26,6 @@ def bearer(app):
     return {"Authorization": f"Bearer {token}"}
 
 
-@pytest.fixture
-def views(app):
-    """The requests Flask itself handled."""
-    seen: list[str] = []
-
-    def started(sender, **extra):
-        seen.append(flask.request.path)
-
-    flask.request_started.connect(started, app)
-    yield seen
-    flask.request_started.disconnect(started, app)
-
-
 def _comparable(resp) -> tuple:
     headers = sorted((k, "<id>" if k == "X-Request-Id" else v) for k, v in resp.headers)
     return resp.status_code, headers, resp.get_data()
