@@ -139,15 +139,9 @@ def create_app(settings: Settings, *, store: StateStore | None = None,
 def userinfo_front(app: Flask, provider: Provider, limiter: RateLimiter) -> UserinfoFront:
     """The everyday /userinfo call answered in front of Flask (web/userinfo_front.py),
     counted on the same rate limits, starting this worker's sweeper as a request would."""
-    sweeper = app.extensions.get("wecom_oidc_sweeper")
-
-    def hits(ip: str, client_id: str) -> list[tuple[str, str, int]]:
-        known = client_id if client_id in provider.clients else ""
-        return rate_limits.request_hits("bridge.userinfo", ip, known)
-
     settings = provider.settings
     return UserinfoFront(app.wsgi_app, settings.issuer_path + "/userinfo", provider, limiter,
-                         hits, on_request=sweeper.start if sweeper else lambda: None,
+                         _front_hits(provider, "bridge.userinfo"), on_request=_sweep(app),
                          proxy_ids=settings.server.proxy_hops > 0)
 
 
@@ -156,16 +150,27 @@ def token_front(app: Flask, provider: Provider, limiter: RateLimiter,
     """The everyday code exchange answered in front of Flask (web/token_front.py), on
     the same rate limits and token metric, starting this worker's sweeper as a
     request would."""
-    sweeper = app.extensions.get("wecom_oidc_sweeper")
+    settings = provider.settings
+    return TokenFront(app.wsgi_app, settings.issuer_path + "/token", provider, limiter,
+                      _front_hits(provider, "bridge.token"), metrics.token_issued,
+                      on_request=_sweep(app), proxy_ids=settings.server.proxy_hops > 0)
 
+
+def _front_hits(provider: Provider, endpoint: str
+                ) -> Callable[[str, str], list[tuple[str, str, int]]]:
+    """hits(ip, client_id): the counters a front's request spends, as the Flask hook
+    counts them (web/rate_limits.py); counters only for registered clients."""
     def hits(ip: str, client_id: str) -> list[tuple[str, str, int]]:
         known = client_id if client_id in provider.clients else ""
-        return rate_limits.request_hits("bridge.token", ip, known)
+        return rate_limits.request_hits(endpoint, ip, known)
 
-    settings = provider.settings
-    return TokenFront(app.wsgi_app, settings.issuer_path + "/token", provider, limiter, hits,
-                      metrics.token_issued, on_request=sweeper.start if sweeper else lambda: None,
-                      proxy_ids=settings.server.proxy_hops > 0)
+    return hits
+
+
+def _sweep(app: Flask) -> Callable[[], None]:
+    """What a front calls per request: start this worker's sweeper as a request would."""
+    sweeper = app.extensions.get("wecom_oidc_sweeper")
+    return sweeper.start if sweeper else lambda: None
 
 
 def directory_placement(upstream: Upstream, metrics: Metrics) -> Place | None:
