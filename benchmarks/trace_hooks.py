@@ -6,7 +6,9 @@ runs the same command with two timers added, each worker writing to OUT_DIR/NAME
 every request the WSGI app answers (monotonic clock at entry and exit, the thread's CPU
 time and its wait for a core, from /proc/thread-self/schedstat, over the request) and,
 in the bridge, every WeCom API call its client makes. Only for finding where latency
-goes: the hooks cost the servers some CPU of their own."""
+goes: the hooks cost the servers some CPU of their own, and an answer reaches Granian
+whole (a list: the body is read inside the timer) rather than as werkzeug's iterator,
+which changed no system call per answer when tried alone (benchmarks/README.md)."""
 
 from __future__ import annotations
 
