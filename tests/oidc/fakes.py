@@ -165,3 +165,11 @@ def exchange(http: Any, code: str, client_id: str = APP_ID, secret: str | None =
         headers = basic_auth(client_id, secret)
     data.update(form)
     return http.post(prefix + "/token", data=data, headers=headers)
+
+
+def front_of(flask_app, cls):
+    """The WSGI layer of class `cls` (a front) in `flask_app.wsgi_app`'s chain."""
+    layer = flask_app.wsgi_app
+    while not isinstance(layer, cls):
+        layer = layer.app
+    return layer

@@ -21,6 +21,7 @@ from fakes import (
     auth_params,
     basic_auth,
     exchange,
+    front_of,
     login,
     pkce_pair,
     query,
@@ -32,10 +33,7 @@ from wecom_oidc.web.token_front import TokenFront
 
 
 def _front(app: flask.Flask) -> TokenFront:
-    layer = app.wsgi_app
-    while not isinstance(layer, TokenFront):
-        layer = layer.app  # type: ignore[attr-defined]
-    return layer
+    return front_of(app, TokenFront)
 
 
 @pytest.fixture

@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import flask
 import pytest
-from fakes import exchange, login
+from fakes import exchange, front_of, login
 from werkzeug.test import Client
 
 from wecom_oidc.web.userinfo_front import UserinfoFront
 
 
 def _front(app: flask.Flask) -> UserinfoFront:
-    layer = app.wsgi_app
-    while not isinstance(layer, UserinfoFront):
-        layer = layer.app  # type: ignore[attr-defined]
-    return layer
+    return front_of(app, UserinfoFront)
 
 
 @pytest.fixture
