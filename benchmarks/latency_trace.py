@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import glob
-import secrets
-import shlex
 import sys
 import tempfile
 import time
@@ -186,19 +184,9 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         servers.TRACE_DIR = workdir / "trace"
         servers.TRACE_DIR.mkdir()
-        port = servers.free_port()
-        emulator = servers.start_emulator(workdir, port)
-        prefix = f"bench-{secrets.token_hex(4)}:"
-        store_url = (f"sqlite:///{workdir}/bridge.db" if args.store == "sqlite"
-                     else f"{run.REDIS_URL}?key_prefix={prefix}")
+        stack = run.start_stack(args.store, workdir, args.serve_args)
         try:
-            bridge = servers.start_bridge(workdir, port, emulator.url, store_url,
-                                          shlex.split(args.serve_args))
-        except Exception:
-            emulator.stop()
-            raise
-        try:
-            b = run.Bench(bridge, emulator, args.seconds)
+            b = run.Bench(stack.bridge, stack.emulator, args.seconds)
             b.logins_phase("warm-up", 4, count=8)
             recorder = Recorder()
             b.trace = recorder.config
@@ -210,10 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             cpu, wait = time.process_time() - cpu0, (_run_queue_ns() - wait0) / 1e9
             others = (_machine_busy() - busy0 - (_ours(b) - ours0) - cpu) / (time.monotonic() - t0)
         finally:
-            bridge.stop()
-            emulator.stop()
-            if args.store == "redis":
-                run._drop_prefix(prefix)
+            stack.stop()
         named, calls = read_server_spans(servers.TRACE_DIR)
     app = {**named["bridge"], **named["emulator"]}
     rows = compose(recorder.spans, app, calls, args.wecom_ms,

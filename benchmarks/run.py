@@ -165,7 +165,27 @@ def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
 
 
-def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict:
+@dataclass
+class Stack:
+    """The emulator and the bridge on one store, and what restarting the bridge or
+    cleaning up after them needs."""
+
+    bridge: servers.Server
+    emulator: servers.Server
+    port: int
+    store_url: str
+    prefix: str  # the Redis keys' prefix (deleted by stop())
+
+    def stop(self) -> None:
+        self.bridge.stop()
+        self.emulator.stop()
+        if self.store_url.startswith("redis"):
+            _drop_prefix(self.prefix)
+
+
+def start_stack(store: str, workdir: Path, serve_args: str) -> Stack:
+    """The emulator, then the bridge under `wecom-oidc serve` with `serve_args`, on
+    `store` ("sqlite": a file in workdir; "redis": keys under a fresh prefix)."""
     port = servers.free_port()
     emulator = servers.start_emulator(workdir, port)
     prefix = f"bench-{secrets.token_hex(4)}:"
@@ -173,10 +193,16 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict:
                  else f"{REDIS_URL}?key_prefix={prefix}")
     try:
         bridge = servers.start_bridge(workdir, port, emulator.url, store_url,
-                                      shlex.split(args.serve_args))
+                                      shlex.split(serve_args))
     except Exception:
         emulator.stop()
         raise
+    return Stack(bridge, emulator, port, store_url, prefix)
+
+
+def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict:
+    stack = start_stack(store, workdir, args.serve_args)
+    bridge, emulator = stack.bridge, stack.emulator
     b = Bench(bridge, emulator, args.seconds)
     out: dict = {"store": store}
     try:
@@ -226,16 +252,13 @@ def run_store(store: str, args: argparse.Namespace, workdir: Path) -> dict:
         out["workers"] = len(bridge.workers())
         if "a" in want:  # what the rate-limit counters cost: the same logins without them
             bridge.stop()
-            bridge = servers.start_bridge(workdir, port, emulator.url, store_url,
+            bridge = servers.start_bridge(workdir, stack.port, emulator.url, stack.store_url,
                                           shlex.split(args.serve_args), limits=False)
-            b.bridge = bridge
+            b.bridge = stack.bridge = bridge
             b.logins_phase("warm-up", 4, count=4 * u["warm"])
             out["a_nolimits"] = b.logins_phase("QR login, [limits] off", u["a"])
     finally:
-        bridge.stop()
-        emulator.stop()
-        if store == "redis":
-            _drop_prefix(prefix)
+        stack.stop()
     return out
 
 
